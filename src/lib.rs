@@ -4,6 +4,16 @@
 
 pub mod agg;
 pub mod alert;
+pub mod app;
+pub mod checkpoint;
+pub mod cli;
 pub mod decode;
+pub mod error;
 pub mod expr;
+pub mod plan;
+pub mod shard;
+pub mod sink;
+pub mod source;
+pub mod stats;
 pub mod time;
+pub mod window;

@@ -1,1 +1,48 @@
-fn main() {}
+//! The vigil binary: allocator, argument parsing, dispatch, exit status.
+
+use clap::Parser;
+use vigil::cli::args::{Cli, Command};
+use vigil::error::{Error, EXIT_ALERTS};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(Error::BrokenPipe) => 0,
+        Err(e) => {
+            eprintln!("vigil: error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Run(args) => {
+            let job = vigil::cli::Job::from_args(&args.inputs, &args.job)?;
+            let outcome = vigil::app::run(&job)?;
+            Ok(if job.fail_on_alert && outcome.alerts_fired > 0 {
+                EXIT_ALERTS
+            } else {
+                0
+            })
+        }
+        Command::Check(args) => vigil::cli::check::run(&args),
+        Command::Test(args) => vigil::cli::ruletest::run(&args.files),
+        Command::Completions(args) => {
+            vigil::cli::completions(args.shell);
+            Ok(0)
+        }
+    }
+}

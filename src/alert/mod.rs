@@ -72,4 +72,8 @@ impl AlertTracker {
     pub fn is_firing(&self) -> bool {
         todo!()
     }
+    /// Neither pending nor firing: the key's state may be forgotten.
+    pub fn is_idle(&self) -> bool {
+        todo!()
+    }
 }

@@ -54,7 +54,10 @@ pub struct FieldSlots {
 
 impl FieldSlots {
     pub fn new(count: usize) -> FieldSlots {
-        FieldSlots { spans: vec![Span::Missing; count], scratch: Vec::new() }
+        FieldSlots {
+            spans: vec![Span::Missing; count],
+            scratch: Vec::new(),
+        }
     }
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -86,6 +89,10 @@ impl FieldSlots {
     pub fn end_owned(&mut self, slot: usize, start: usize) {
         self.spans[slot] = Span::Scratch(start as u32, self.scratch.len() as u32);
     }
+    /// Slot `slot` is `scratch[start..end]`, already written through `scratch_mut`.
+    pub fn set_scratch(&mut self, slot: usize, start: usize, end: usize) {
+        self.spans[slot] = Span::Scratch(start as u32, end as u32);
+    }
     pub fn is_set(&self, slot: usize) -> bool {
         self.spans[slot] != Span::Missing
     }
@@ -110,10 +117,16 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(message: impl Into<String>) -> DecodeError {
-        DecodeError { field: None, message: message.into() }
+        DecodeError {
+            field: None,
+            message: message.into(),
+        }
     }
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> DecodeError {
-        DecodeError { field: Some(field.into()), message: message.into() }
+        DecodeError {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 }
 
@@ -128,7 +141,7 @@ impl fmt::Display for DecodeError {
 
 /// Decodes the lines of one stream. `line` never contains the `\n` terminator
 /// nor a trailing `\r`. Lines may be any bytes (invalid UTF-8 included).
-pub trait LineDecoder: Send {
+pub trait LineDecoder: Send + Sync {
     /// Fills `slots` (already cleared) for one line. Missing fields stay missing;
     /// an error means the line is not a record at all.
     fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError>;

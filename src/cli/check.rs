@@ -1,0 +1,191 @@
+//! `vigil check`: validates a job without reading data and prints its
+//! dataflow plan in a few lines.
+
+use std::fmt::Write as _;
+
+use super::args::JobArgs;
+use super::config::{
+    AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
+};
+use crate::error::{Error, Result};
+use crate::plan::RecordPlan;
+
+/// A duration in the units people write.
+pub fn human_duration(ms: i64) -> String {
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if rest >= size {
+            let _ = write!(out, "{}{unit}", rest / size);
+            rest %= size;
+        }
+    }
+    if out.is_empty() {
+        out.push('0');
+    }
+    out
+}
+
+pub fn describe_window(w: WindowSpec) -> String {
+    match w {
+        WindowSpec::Tumbling { size } => format!("tumbling {}", human_duration(size)),
+        WindowSpec::Sliding { size, slide } => {
+            format!(
+                "sliding {} every {}",
+                human_duration(size),
+                human_duration(slide)
+            )
+        }
+        WindowSpec::Session { gap } => format!("session, gap {}", human_duration(gap)),
+        WindowSpec::Count { n } => format!("count, every {n} records per key"),
+    }
+}
+
+/// The plan as text.
+pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
+    let mut s = String::new();
+    let inputs: Vec<String> = job
+        .inputs
+        .iter()
+        .map(|i| match i {
+            InputSpec::File(p) => format!("{} (file, memory-mapped)", p.display()),
+            InputSpec::Stdin => "stdin (stream)".to_string(),
+            InputSpec::Tcp(a) => format!("tcp://{a} (listen; a stream per connection)"),
+        })
+        .collect();
+    let _ = writeln!(s, "source:     {}", inputs.join(", "));
+    let format = match job.format {
+        FormatChoice::Auto => "auto (by extension, else by the first line)".to_string(),
+        FormatChoice::Fixed(f) => f.name().to_string(),
+    };
+    let time = match &job.time_field {
+        Some(t) => format!("event time from '{t}' ({})", job.time_format_text),
+        None => "processing time (arrival)".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "decoder:    {format}; {time}; fields: {}",
+        plan.fields.join(", ")
+    );
+    for (name, _, text) in &job.evals {
+        let _ = writeln!(s, "eval:       {name} = {text}");
+    }
+    if let Some(w) = &job.where_text {
+        let _ = writeln!(s, "where:      {w}");
+    }
+    let key = if job.key.is_empty() {
+        "one global key".to_string()
+    } else {
+        job.key.join(", ")
+    };
+    let _ = writeln!(
+        s,
+        "shards:     {} (by hash of: {key}; at most {} keys)",
+        job.threads, job.max_keys
+    );
+    let mut window = describe_window(job.window);
+    if job.time_field.is_some() {
+        let _ = write!(
+            window,
+            "; watermark = max event time - {}",
+            human_duration(job.max_delay)
+        );
+    }
+    if let Some(it) = job.idle_timeout {
+        let _ = write!(window, "; idle timeout {}", human_duration(it));
+    }
+    let _ = writeln!(s, "window:     {window}");
+    let visible: Vec<&str> = plan.specs[..plan.visible]
+        .iter()
+        .map(|a| a.column.as_str())
+        .collect();
+    let mut aggs = visible.join(", ");
+    if plan.specs.len() > plan.visible {
+        let hidden: Vec<&str> = plan.specs[plan.visible..]
+            .iter()
+            .map(|a| a.column.as_str())
+            .collect();
+        let _ = write!(aggs, " (for rules: {})", hidden.join(", "));
+    }
+    let _ = writeln!(s, "aggregates: {aggs}");
+    for r in &plan.rules {
+        let _ = writeln!(
+            s,
+            "rule:       {} [{}] for {}: {}",
+            r.rule.name, r.rule.severity, r.rule.for_windows, r.rule.text
+        );
+    }
+    let report = match &job.output {
+        Some(p) => p.display().to_string(),
+        None => "stdout".to_string(),
+    };
+    let fmt = match job.output_format {
+        OutputFormat::Csv => "csv",
+        OutputFormat::Jsonl => "jsonl",
+        OutputFormat::Table => "table",
+    };
+    let alerts = match (&job.alerts, job.alerts_format) {
+        (None, _) => "stderr (text)".to_string(),
+        (Some(p), AlertsFormat::Jsonl) => format!("{} (jsonl)", p.display()),
+        (Some(p), _) => format!("{} (csv)", p.display()),
+    };
+    let _ = write!(
+        s,
+        "sinks:      report -> {report} ({fmt}); alerts -> {alerts}"
+    );
+    if let Some(l) = &job.late_output {
+        let _ = write!(s, "; late -> {}", l.display());
+    }
+    match &job.on_bad_record {
+        BadRecordPolicy::Skip => {}
+        BadRecordPolicy::Fail => s.push_str("; bad records fail the run"),
+        BadRecordPolicy::File(p) => {
+            let _ = write!(s, "; bad records -> {}", p.display());
+        }
+    }
+    if let Some(cmd) = &job.on_alert {
+        let _ = write!(s, "; on alert: sh -c {cmd:?}");
+    }
+    s.push('\n');
+    match &job.checkpoint {
+        Some(p) => {
+            let _ = writeln!(
+                s,
+                "checkpoint: {} every {}{}",
+                p.display(),
+                human_duration(job.checkpoint_every),
+                if job.incremental {
+                    "; incremental (open windows kept at end of input)"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => s.push_str("checkpoint: none\n"),
+    }
+    s
+}
+
+pub fn run(args: &JobArgs) -> Result<i32> {
+    let job = Job::from_args(&[], args)?;
+    let plan = RecordPlan::new(&job)?;
+    for input in &job.inputs {
+        if let InputSpec::File(p) = input {
+            if !p.exists() {
+                return Err(Error::usage(format!(
+                    "input {} does not exist",
+                    p.display()
+                )));
+            }
+        }
+    }
+    print!("{}", plan_text(&job, &plan));
+    println!("ok: the job is valid");
+    Ok(0)
+}

@@ -1,0 +1,507 @@
+//! The resolved job: every flag and job-file key validated and turned into a
+//! domain type before any input is opened. Usage errors (exit 2) are raised
+//! here; later stages trust what they get.
+
+use std::path::PathBuf;
+
+use super::args::JobArgs;
+use super::jobfile::{self, JobFileSource};
+use crate::agg::{self, AggSpec};
+use crate::alert::Rule;
+use crate::decode::Format;
+use crate::error::{Error, Result};
+use crate::expr::Expr;
+use crate::time::{self, TimeFormat};
+
+/// Default `--max-keys`.
+pub const DEFAULT_MAX_KEYS: u64 = 1_000_000;
+/// Default `--checkpoint-every`, in milliseconds of wall time.
+pub const DEFAULT_CHECKPOINT_EVERY_MS: i64 = 10_000;
+/// Window used when none of --window, --session, --count-window is given.
+pub const DEFAULT_WINDOW_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum InputSpec {
+    File(PathBuf),
+    Stdin,
+    /// `tcp://HOST:PORT`: the `HOST:PORT` part.
+    Tcp(String),
+}
+
+impl InputSpec {
+    pub fn describe(&self) -> String {
+        match self {
+            InputSpec::File(p) => p.display().to_string(),
+            InputSpec::Stdin => "<stdin>".to_string(),
+            InputSpec::Tcp(a) => format!("tcp://{a}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Fixed(Format),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    Tumbling { size: i64 },
+    Sliding { size: i64, slide: i64 },
+    Session { gap: i64 },
+    Count { n: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertsFormat {
+    /// Human-readable lines (stderr default).
+    Text,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRecordPolicy {
+    Skip,
+    Fail,
+    File(PathBuf),
+}
+
+/// A fully validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub inputs: Vec<InputSpec>,
+    pub format: FormatChoice,
+    pub regex: Option<String>,
+    pub delimiter: u8,
+    pub has_header: bool,
+    pub columns: Option<Vec<String>>,
+    pub time_field: Option<String>,
+    /// None: the format's default (presets) or auto.
+    pub time_format: Option<TimeFormat>,
+    pub time_format_text: String,
+    pub key: Vec<String>,
+    pub window: WindowSpec,
+    pub aggs: Vec<AggSpec>,
+    pub where_expr: Option<Expr>,
+    pub where_text: Option<String>,
+    pub evals: Vec<(String, Expr, String)>,
+    pub max_delay: i64,
+    pub late_output: Option<PathBuf>,
+    pub idle_timeout: Option<i64>,
+    pub rules: Vec<Rule>,
+    pub output: Option<PathBuf>,
+    pub output_format: OutputFormat,
+    pub alerts: Option<PathBuf>,
+    pub alerts_format: AlertsFormat,
+    pub on_alert: Option<String>,
+    pub fail_on_alert: bool,
+    pub checkpoint: Option<PathBuf>,
+    pub checkpoint_every: i64,
+    pub incremental: bool,
+    pub fresh: bool,
+    pub on_bad_record: BadRecordPolicy,
+    pub max_keys: u64,
+    pub threads: usize,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+/// Where an option came from, for error messages.
+struct Origin<'a> {
+    file: Option<&'a JobFileSource>,
+    from_file: bool,
+}
+
+impl Origin<'_> {
+    fn name(&self, flag: &str) -> String {
+        match (self.from_file, self.file) {
+            (true, Some(src)) => src.locate(&flag.replace('-', "_")),
+            _ => format!("--{flag}"),
+        }
+    }
+}
+
+macro_rules! pick {
+    ($cli:expr, $file:expr, $field:ident) => {{
+        match (
+            &$cli.$field,
+            $file.as_ref().and_then(|f: &JobArgs| f.$field.clone()),
+        ) {
+            (Some(v), _) => (Some(v.clone()), false),
+            (None, Some(v)) => (Some(v), true),
+            (None, None) => (None, false),
+        }
+    }};
+}
+
+impl Job {
+    /// Merges the job file (if any) under the flags, and validates everything.
+    pub fn from_args(cli_inputs: &[String], cli: &JobArgs) -> Result<Job> {
+        let (file_args, file_inputs, source) = match &cli.config {
+            Some(path) => {
+                let (a, i, s) = jobfile::load(path)?;
+                (Some(a), i, Some(s))
+            }
+            None => (None, Vec::new(), None),
+        };
+        let src = source.as_ref();
+        let origin = |from_file: bool| Origin {
+            file: src,
+            from_file,
+        };
+        let fa = &file_args;
+
+        let raw_inputs: Vec<String> = if cli_inputs.is_empty() {
+            file_inputs
+        } else {
+            cli_inputs.to_vec()
+        };
+        let inputs = parse_inputs(&raw_inputs)?;
+
+        let (format, ff) = pick!(cli, fa, format);
+        let format = match format.as_deref() {
+            None | Some("auto") => FormatChoice::Auto,
+            Some(name) => FormatChoice::Fixed(parse_format(name).ok_or_else(|| {
+                Error::usage(format!(
+                    "{}: unknown format '{name}'; expected csv, jsonl, logfmt, regex, nginx, apache, syslog or auto",
+                    origin(ff).name("format")
+                ))
+            })?),
+        };
+        let (regex, _) = pick!(cli, fa, regex);
+        if format == FormatChoice::Fixed(Format::Regex) && regex.is_none() {
+            return Err(Error::usage(
+                "--format regex needs --regex PATTERN with named groups",
+            ));
+        }
+        if let Some(r) = &regex {
+            if let Err(e) = regex::bytes::Regex::new(r) {
+                return Err(Error::usage(format!(
+                    "--regex: invalid pattern: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                )));
+            }
+        }
+        let (delim, df) = pick!(cli, fa, delimiter);
+        let delimiter = match delim.as_deref() {
+            None => b',',
+            Some("\\t") | Some("tab") => b'\t',
+            Some(d) if d.len() == 1 => d.as_bytes()[0],
+            Some(d) => {
+                return Err(Error::usage(format!(
+                    "{}: '{d}' is not a single-byte delimiter; expected one character such as ';' or '\\t'",
+                    origin(df).name("delimiter")
+                )))
+            }
+        };
+        let no_header = cli.no_header || fa.as_ref().is_some_and(|f| f.no_header);
+        let (columns, _) = pick!(cli, fa, columns);
+        if no_header && columns.is_none() {
+            return Err(Error::usage(
+                "--no-header needs --columns a,b,c to name the CSV columns",
+            ));
+        }
+
+        let (time_field, _) = pick!(cli, fa, time);
+        let (tf, tff) = pick!(cli, fa, time_format);
+        let time_format_text = tf.clone().unwrap_or_else(|| "auto".to_string());
+        let time_format =
+            match tf {
+                None => None,
+                Some(spec) => Some(TimeFormat::from_spec(&spec).map_err(|e| {
+                    Error::usage(format!("{}: {e}", origin(tff).name("time-format")))
+                })?),
+            };
+        let (key, _) = pick!(cli, fa, key);
+        let key: Vec<String> = key
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
+
+        let dur = |value: Option<String>, from_file: bool, flag: &str| -> Result<Option<i64>> {
+            match value {
+                None => Ok(None),
+                Some(v) => time::parse_duration(&v).map(Some).map_err(|e| {
+                    Error::usage(format!("{}: '{v}': {e}", origin(from_file).name(flag)))
+                }),
+            }
+        };
+        let (w, wf) = pick!(cli, fa, window);
+        let window_ms = dur(w, wf, "window")?;
+        let (s, sf) = pick!(cli, fa, slide);
+        let slide_ms = dur(s, sf, "slide")?;
+        let (g, gf) = pick!(cli, fa, session);
+        let gap_ms = dur(g, gf, "session")?;
+        let (cw, _) = pick!(cli, fa, count_window);
+        let kinds = [window_ms.is_some(), gap_ms.is_some(), cw.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if kinds > 1 {
+            return Err(Error::usage(
+                "choose one window kind: --window (with optional --slide), --session or --count-window",
+            ));
+        }
+        let window = match (window_ms, slide_ms, gap_ms, cw) {
+            (_, Some(_), Some(_), _) | (_, Some(_), _, Some(_)) => {
+                return Err(Error::usage(
+                    "--slide goes with --window, not with --session or --count-window",
+                ))
+            }
+            (Some(size), Some(slide), _, _) => {
+                if slide > size {
+                    return Err(Error::usage(format!(
+                        "--slide ({slide} ms) is larger than --window ({size} ms); expected a slide no larger than the window"
+                    )));
+                }
+                if slide == size {
+                    WindowSpec::Tumbling { size }
+                } else {
+                    WindowSpec::Sliding { size, slide }
+                }
+            }
+            (Some(size), None, _, _) => WindowSpec::Tumbling { size },
+            (None, Some(_), _, _) => return Err(Error::usage("--slide needs --window")),
+            (None, None, Some(gap), _) => WindowSpec::Session { gap },
+            (None, None, None, Some(0)) => {
+                return Err(Error::usage(
+                    "--count-window: expected a positive number of records",
+                ))
+            }
+            (None, None, None, Some(n)) => WindowSpec::Count { n },
+            (None, None, None, None) => WindowSpec::Tumbling {
+                size: DEFAULT_WINDOW_MS,
+            },
+        };
+
+        let (agg_text, af) = pick!(cli, fa, agg);
+        let agg_text = agg_text.unwrap_or_else(|| "count()".to_string());
+        let aggs = agg::parse_agg_list(&agg_text).map_err(|(col, msg)| {
+            Error::usage(format!(
+                "{}: {msg}\n  {agg_text}\n  {}^",
+                origin(af).name("agg"),
+                " ".repeat(agg_text[..col.min(agg_text.len())].chars().count())
+            ))
+        })?;
+
+        let (where_text, _) = pick!(cli, fa, where_);
+        let where_expr = match &where_text {
+            None => None,
+            Some(t) => Some(Expr::parse(t).map_err(|e| Error::usage(format!("--where: {e}")))?),
+        };
+        let eval_texts = if cli.eval.is_empty() {
+            fa.as_ref().map(|f| f.eval.clone()).unwrap_or_default()
+        } else {
+            cli.eval.clone()
+        };
+        let mut evals = Vec::new();
+        for text in eval_texts {
+            let Some((name, expr)) = text.split_once('=') else {
+                return Err(Error::usage(format!(
+                    "--eval '{text}': expected NAME=EXPR, e.g. 'is_error = status >= 500'"
+                )));
+            };
+            let name = name.trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                return Err(Error::usage(format!(
+                    "--eval '{text}': '{name}' is not a field name; expected letters, digits and _"
+                )));
+            }
+            let parsed = Expr::parse(expr.trim())
+                .map_err(|e| Error::usage(format!("--eval {name}: {e}")))?;
+            evals.push((name.to_string(), parsed, expr.trim().to_string()));
+        }
+
+        let (md, mdf) = pick!(cli, fa, max_delay);
+        let max_delay = match md.as_deref() {
+            Some("0") => 0,
+            _ => dur(md, mdf, "max-delay")?.unwrap_or(0),
+        };
+        let (late_output, _) = pick!(cli, fa, late_output);
+        let (it, itf) = pick!(cli, fa, idle_timeout);
+        let idle_timeout = dur(it, itf, "idle-timeout")?;
+
+        let rule_texts = if cli.alert.is_empty() {
+            fa.as_ref().map(|f| f.alert.clone()).unwrap_or_default()
+        } else {
+            cli.alert.clone()
+        };
+        let mut rules = Vec::new();
+        for (i, text) in rule_texts.iter().enumerate() {
+            rules.push(Rule::parse(text, i).map_err(|e| Error::usage(format!("--alert: {e}")))?);
+        }
+        for (i, r) in rules.iter().enumerate() {
+            if rules[..i].iter().any(|o| o.name == r.name) {
+                return Err(Error::usage(format!(
+                    "--alert: two rules are named '{}'; expected distinct names",
+                    r.name
+                )));
+            }
+        }
+
+        let (output, _) = pick!(cli, fa, output);
+        let (of, off) = pick!(cli, fa, output_format);
+        let output_format = match of.as_deref() {
+            None | Some("csv") => OutputFormat::Csv,
+            Some("jsonl") | Some("json") => OutputFormat::Jsonl,
+            Some("table") => OutputFormat::Table,
+            Some(o) => {
+                return Err(Error::usage(format!(
+                    "{}: unknown output format '{o}'; expected csv, jsonl or table",
+                    origin(off).name("output-format")
+                )))
+            }
+        };
+        let (alerts, _) = pick!(cli, fa, alerts);
+        let (alf, alff) = pick!(cli, fa, alerts_format);
+        let alerts_format = match (alf.as_deref(), &alerts) {
+            (None, None) => AlertsFormat::Text,
+            (None, Some(_)) | (Some("csv"), _) => AlertsFormat::Csv,
+            (Some("jsonl") | Some("json"), _) => AlertsFormat::Jsonl,
+            (Some("text"), _) => AlertsFormat::Text,
+            (Some(o), _) => {
+                return Err(Error::usage(format!(
+                    "{}: unknown alerts format '{o}'; expected csv or jsonl",
+                    origin(alff).name("alerts-format")
+                )))
+            }
+        };
+        let (on_alert, _) = pick!(cli, fa, on_alert);
+        let fail_on_alert = cli.fail_on_alert || fa.as_ref().is_some_and(|f| f.fail_on_alert);
+        let (checkpoint, _) = pick!(cli, fa, checkpoint);
+        let (ce, cef) = pick!(cli, fa, checkpoint_every);
+        let checkpoint_every =
+            dur(ce, cef, "checkpoint-every")?.unwrap_or(DEFAULT_CHECKPOINT_EVERY_MS);
+        let incremental = cli.incremental || fa.as_ref().is_some_and(|f| f.incremental);
+        if incremental && checkpoint.is_none() {
+            return Err(Error::usage(
+                "--incremental needs --checkpoint FILE to keep open windows in",
+            ));
+        }
+        let (obr, _) = pick!(cli, fa, on_bad_record);
+        let on_bad_record = match obr.as_deref() {
+            None | Some("skip") => BadRecordPolicy::Skip,
+            Some("fail") => BadRecordPolicy::Fail,
+            Some(path) => BadRecordPolicy::File(PathBuf::from(path)),
+        };
+        let (mk, _) = pick!(cli, fa, max_keys);
+        let max_keys = mk.unwrap_or(DEFAULT_MAX_KEYS);
+        if max_keys == 0 {
+            return Err(Error::usage("--max-keys: expected a positive number"));
+        }
+        let (th, _) = pick!(cli, fa, threads);
+        let threads = match th {
+            Some(0) => return Err(Error::usage("--threads: expected a positive number")),
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        };
+        for (i, input) in inputs.iter().enumerate() {
+            if matches!(input, InputSpec::Stdin) && inputs[..i].contains(input) {
+                return Err(Error::usage("stdin ('-') can be given only once"));
+            }
+        }
+        if checkpoint.is_some()
+            && inputs.iter().any(|i| !matches!(i, InputSpec::File(_)))
+            && inputs.len() > 1
+        {
+            return Err(Error::usage(
+                "--checkpoint with several inputs needs them all to be files; mix stdin or TCP with files in separate runs",
+            ));
+        }
+
+        Ok(Job {
+            inputs,
+            format,
+            regex,
+            delimiter,
+            has_header: !no_header,
+            columns,
+            time_field,
+            time_format,
+            time_format_text,
+            key,
+            window,
+            aggs,
+            where_expr,
+            where_text,
+            evals,
+            max_delay,
+            late_output,
+            idle_timeout,
+            rules,
+            output,
+            output_format,
+            alerts,
+            alerts_format,
+            on_alert,
+            fail_on_alert,
+            checkpoint,
+            checkpoint_every,
+            incremental,
+            fresh: cli.fresh,
+            on_bad_record,
+            max_keys,
+            threads,
+            quiet: cli.quiet || fa.as_ref().is_some_and(|f| f.quiet),
+            progress: cli.progress || fa.as_ref().is_some_and(|f| f.progress),
+        })
+    }
+
+    /// True when every input is a file (output may be buffered for throughput).
+    pub fn all_files(&self) -> bool {
+        self.inputs.iter().all(|i| matches!(i, InputSpec::File(_)))
+    }
+}
+
+fn parse_format(name: &str) -> Option<Format> {
+    Some(match name {
+        "csv" => Format::Csv,
+        "jsonl" | "json" | "ndjson" => Format::Jsonl,
+        "logfmt" => Format::Logfmt,
+        "regex" => Format::Regex,
+        "nginx" => Format::Nginx,
+        "apache" => Format::Apache,
+        "syslog" => Format::Syslog,
+        _ => return None,
+    })
+}
+
+fn parse_inputs(raw: &[String]) -> Result<Vec<InputSpec>> {
+    if raw.is_empty() {
+        return Ok(vec![InputSpec::Stdin]);
+    }
+    raw.iter()
+        .map(|r| {
+            if r == "-" {
+                Ok(InputSpec::Stdin)
+            } else if let Some(addr) = r.strip_prefix("tcp://") {
+                if addr
+                    .rsplit_once(':')
+                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                {
+                    return Err(Error::usage(format!(
+                        "input '{r}': expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:9000"
+                    )));
+                }
+                Ok(InputSpec::Tcp(addr.to_string()))
+            } else {
+                Ok(InputSpec::File(PathBuf::from(r)))
+            }
+        })
+        .collect()
+}

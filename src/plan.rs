@@ -1,0 +1,409 @@
+//! The job compiled for the hot path: which fields decoders fill (deduplicated
+//! slots), how a decoded line becomes a record (event time, encoded key, one
+//! value per aggregate input), and alert conditions resolved against aggregate
+//! outputs and key fields. Built once; shared read-only by every thread.
+
+use std::hash::BuildHasher;
+
+use crate::agg::{AggPlan, AggSpec, AggValue, SlotValue};
+use crate::alert::{Condition, Rule};
+use crate::cli::Job;
+use crate::decode::{DecodeError, FieldSlots};
+use crate::error::{Error, Result};
+use crate::expr::{Compiled, Ref, Value};
+use crate::time::TimeFormat;
+
+/// Seed of the key and value hashes: fixed, so shard routing and distinct
+/// sketches are the same in every run (checkpoints depend on it).
+const HASH_SEED: u64 = 0x7669_6769_6c00_0001;
+
+/// The fixed-seed hasher used for keys and `distinct` values.
+pub fn hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(HASH_SEED)
+}
+
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    hasher().hash_one(bytes)
+}
+
+/// Where an expression reference or aggregate input takes its value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    Field(usize),
+    Eval(usize),
+}
+
+/// An alert rule resolved against the plan.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub rule: Rule,
+    pub condition: Option<Compiled>,
+    pub clear: Option<Compiled>,
+    refs: Vec<RuleRef>,
+    /// Output index of the first aggregate in the condition (the event's `value`).
+    pub value_output: Option<usize>,
+    pub absent_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RuleRef {
+    Output(usize),
+    Key(usize),
+}
+
+/// Everything the per-record path needs, resolved.
+#[derive(Debug)]
+pub struct RecordPlan {
+    /// Field names decoders fill, in slot order.
+    pub fields: Vec<String>,
+    pub time_slot: Option<usize>,
+    pub key_slots: Vec<usize>,
+    pub key_names: Vec<String>,
+    evals: Vec<(Compiled, Vec<Source>)>,
+    where_: Option<(Compiled, Vec<Source>)>,
+    inputs: Vec<(Source, bool)>,
+    pub agg: AggPlan,
+    /// All aggregate specs: the user's first (`visible` of them), then the rules' own.
+    pub specs: Vec<AggSpec>,
+    pub visible: usize,
+    pub rules: Vec<RulePlan>,
+}
+
+/// Reusable per-thread buffers for [`RecordPlan::extract`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub slots: FieldSlots,
+    evals: Vec<Option<f64>>,
+}
+
+impl Scratch {
+    pub fn new(plan: &RecordPlan) -> Scratch {
+        Scratch {
+            slots: FieldSlots::new(plan.fields.len()),
+            evals: vec![None; plan.evals.len()],
+        }
+    }
+}
+
+/// What became of one decoded line.
+pub enum Extracted {
+    Record { time: i64 },
+    Filtered,
+}
+
+impl RecordPlan {
+    pub fn new(job: &Job) -> Result<RecordPlan> {
+        let mut fields: Vec<String> = Vec::new();
+        fn slot(fields: &mut Vec<String>, name: &str) -> usize {
+            match fields.iter().position(|f| f == name) {
+                Some(i) => i,
+                None => {
+                    fields.push(name.to_string());
+                    fields.len() - 1
+                }
+            }
+        }
+        let time_slot = job.time_field.as_deref().map(|t| slot(&mut fields, t));
+        let key_slots: Vec<usize> = job.key.iter().map(|k| slot(&mut fields, k)).collect();
+
+        let mut eval_names: Vec<String> = Vec::new();
+        let mut evals = Vec::new();
+        for (name, expr, _) in &job.evals {
+            let mut sources = Vec::new();
+            let compiled = expr
+                .compile(&mut |r: &Ref<'_>| match r {
+                    Ref::Field(f) => {
+                        let s = match eval_names.iter().position(|e| e == f) {
+                            Some(i) => Source::Eval(i),
+                            None => Source::Field(slot(&mut fields, f)),
+                        };
+                        sources.push(s);
+                        Ok(sources.len() - 1)
+                    }
+                    Ref::Call { name, .. } => Err(format!(
+                        "'{name}(...)' is an aggregate; --eval works on one record's fields"
+                    )),
+                })
+                .map_err(|e| Error::usage(format!("--eval {name}: {e}")))?;
+            evals.push((compiled, sources));
+            eval_names.push(name.clone());
+        }
+        let where_ = match &job.where_expr {
+            None => None,
+            Some(expr) => {
+                let mut sources = Vec::new();
+                let compiled = expr
+                    .compile(&mut |r: &Ref<'_>| match r {
+                        Ref::Field(f) => {
+                            let s = match eval_names.iter().position(|e| e == f) {
+                                Some(i) => Source::Eval(i),
+                                None => Source::Field(slot(&mut fields, f)),
+                            };
+                            sources.push(s);
+                            Ok(sources.len() - 1)
+                        }
+                        Ref::Call { name, .. } => Err(format!(
+                            "'{name}(...)' is an aggregate; --where works on one record's fields"
+                        )),
+                    })
+                    .map_err(|e| Error::usage(format!("--where: {e}")))?;
+                Some((compiled, sources))
+            }
+        };
+
+        // Aggregates: the user's, then those the rules need.
+        let mut specs = job.aggs.clone();
+        let visible = specs.len();
+        let mut rules = Vec::new();
+        for rule in &job.rules {
+            let mut refs = Vec::new();
+            let mut value_output = None;
+            let mut compile = |expr: &crate::expr::Expr, first: &mut Option<usize>| {
+                expr.compile(&mut |r: &Ref<'_>| match r {
+                    Ref::Field(f) => match job.key.iter().position(|k| k == f) {
+                        Some(k) => {
+                            refs.push(RuleRef::Key(k));
+                            Ok(refs.len() - 1)
+                        }
+                        None => Err(format!(
+                            "'{f}' is not a key field; alert conditions see aggregates such as avg({f}) and the key fields ({})",
+                            if job.key.is_empty() { "none".to_string() } else { job.key.join(", ") }
+                        )),
+                    },
+                    Ref::Call { name, args } => {
+                        let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+                        let spec = AggSpec::from_call(name, &argv)?;
+                        let idx = match specs.iter().position(|s| s.func == spec.func && s.field == spec.field) {
+                            Some(i) => i,
+                            None => {
+                                specs.push(spec);
+                                specs.len() - 1
+                            }
+                        };
+                        if first.is_none() {
+                            *first = Some(idx);
+                        }
+                        refs.push(RuleRef::Output(idx));
+                        Ok(refs.len() - 1)
+                    }
+                })
+            };
+            let (condition, absent_ms) = match &rule.condition {
+                Condition::Absent(ms) => (None, Some(*ms)),
+                Condition::Expr(e) => (
+                    Some(
+                        compile(e, &mut value_output)
+                            .map_err(|e| Error::usage(format!("--alert: {e}")))?,
+                    ),
+                    None,
+                ),
+            };
+            let mut ignore = None;
+            let clear = match &rule.clear {
+                None => None,
+                Some(e) => Some(
+                    compile(e, &mut ignore).map_err(|e| Error::usage(format!("--alert: {e}")))?,
+                ),
+            };
+            rules.push(RulePlan {
+                rule: rule.clone(),
+                condition,
+                clear,
+                refs,
+                value_output,
+                absent_ms,
+            });
+        }
+
+        let agg = AggPlan::new(&specs);
+        let mut inputs = Vec::new();
+        for input in agg.input_slots() {
+            let source = match eval_names.iter().position(|e| *e == input.field) {
+                Some(i) => Source::Eval(i),
+                None => Source::Field(slot(&mut fields, &input.field)),
+            };
+            inputs.push((source, input.numeric));
+        }
+        Ok(RecordPlan {
+            fields,
+            time_slot,
+            key_slots,
+            key_names: job.key.clone(),
+            evals,
+            where_,
+            inputs,
+            agg,
+            specs,
+            visible,
+            rules,
+        })
+    }
+
+    /// Turns a decoded line (its slots are in `scratch.slots`) into a record:
+    /// appends the encoded key to `key` and one value per aggregate input to
+    /// `values`. `time_format` is the input's; `arrival_ms` stamps records
+    /// without `--time`. Errors name the field.
+    #[allow(clippy::too_many_arguments)]
+    pub fn extract(
+        &self,
+        line: &[u8],
+        scratch: &mut Scratch,
+        time_format: &TimeFormat,
+        arrival_ms: i64,
+        key: &mut Vec<u8>,
+        values: &mut Vec<SlotValue>,
+        bad_values: &mut u64,
+    ) -> Result<Extracted, DecodeError> {
+        let slots = &scratch.slots;
+        let time = match self.time_slot {
+            None => arrival_ms,
+            Some(s) => {
+                let name = || self.fields[s].clone();
+                let raw = slots
+                    .get(line, s)
+                    .ok_or_else(|| DecodeError::field(name(), "missing time"))?;
+                time_format.parse(raw).ok_or_else(|| {
+                    DecodeError::field(
+                        name(),
+                        format!(
+                            "cannot read '{}' as a time",
+                            String::from_utf8_lossy(&raw[..raw.len().min(64)])
+                        ),
+                    )
+                })?
+            }
+        };
+        // Derived fields, in order; each may use the ones before it.
+        for i in 0..self.evals.len() {
+            let (compiled, sources) = &self.evals[i];
+            let evals = &scratch.evals;
+            let v = compiled.eval(&|r| lookup(sources[r], line, slots, evals));
+            let num = match v {
+                Value::Num(n) if n.is_finite() => Some(n),
+                Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+                Value::Str(s) => parse_number(s),
+                _ => None,
+            };
+            scratch.evals[i] = num;
+        }
+        if let Some((compiled, sources)) = &self.where_ {
+            let evals = &scratch.evals;
+            if !compiled.eval_bool(&|r| lookup(sources[r], line, slots, evals)) {
+                return Ok(Extracted::Filtered);
+            }
+        }
+        let key_start = key.len();
+        for &s in &self.key_slots {
+            match slots.get(line, s) {
+                Some(v) => {
+                    key.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    key.extend_from_slice(v);
+                }
+                None => {
+                    key.truncate(key_start);
+                    return Err(DecodeError::field(
+                        self.fields[s].clone(),
+                        "missing key field",
+                    ));
+                }
+            }
+        }
+        for &(source, numeric) in &self.inputs {
+            let v = match source {
+                Source::Eval(i) => match scratch.evals[i] {
+                    Some(n) if numeric => SlotValue::Num(n),
+                    Some(n) => SlotValue::Hash(hash_bytes(&n.to_bits().to_le_bytes())),
+                    None => SlotValue::Missing,
+                },
+                Source::Field(s) => match slots.get(line, s) {
+                    None => SlotValue::Missing,
+                    Some(raw) if raw.is_empty() => SlotValue::Missing,
+                    Some(raw) if numeric => match parse_number(raw) {
+                        Some(n) => SlotValue::Num(n),
+                        None => {
+                            *bad_values += 1;
+                            SlotValue::Missing
+                        }
+                    },
+                    Some(raw) => SlotValue::Hash(hash_bytes(raw)),
+                },
+            };
+            values.push(v);
+        }
+        Ok(Extracted::Record { time })
+    }
+
+    /// Evaluates rule `r`'s condition (or clear) for one emitted window.
+    pub fn eval_rule(&self, r: usize, clear: bool, outputs: &[AggValue], key: &[u8]) -> bool {
+        let plan = &self.rules[r];
+        let Some(compiled) = (if clear {
+            plan.clear.as_ref()
+        } else {
+            plan.condition.as_ref()
+        }) else {
+            return false;
+        };
+        compiled.eval_bool(&|i| match plan.refs[i] {
+            RuleRef::Output(o) => match outputs[o] {
+                AggValue::Int(n) => Value::Num(n as f64),
+                AggValue::Float(f) => Value::Num(f),
+                AggValue::Null => Value::Missing,
+            },
+            RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
+        })
+    }
+}
+
+#[inline]
+fn lookup<'a>(
+    source: Source,
+    line: &'a [u8],
+    slots: &'a FieldSlots,
+    evals: &[Option<f64>],
+) -> Value<'a> {
+    match source {
+        Source::Field(s) => match slots.get(line, s) {
+            Some(v) => Value::Str(v),
+            None => Value::Missing,
+        },
+        Source::Eval(i) => match evals[i] {
+            Some(n) => Value::Num(n),
+            None => Value::Missing,
+        },
+    }
+}
+
+/// A decimal number (surrounding spaces allowed); NaN and infinities are not numbers.
+#[inline]
+pub fn parse_number(raw: &[u8]) -> Option<f64> {
+    let t = raw.trim_ascii();
+    match fast_float2::parse::<f64, _>(t) {
+        Ok(n) if n.is_finite() => Some(n),
+        _ => None,
+    }
+}
+
+/// The `index`-th field of an encoded key.
+pub fn key_field(key: &[u8], index: usize) -> Option<&[u8]> {
+    key_fields(key).nth(index)
+}
+
+/// The fields of an encoded key (each a little-endian u32 length, then bytes).
+pub fn key_fields(key: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = key;
+    std::iter::from_fn(move || {
+        if rest.len() < 4 {
+            return None;
+        }
+        let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let field = &rest[4..4 + n];
+        rest = &rest[4 + n..];
+        Some(field)
+    })
+}
+
+/// Orders encoded keys field by field as byte strings.
+pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    key_fields(a).cmp(key_fields(b))
+}

@@ -1,0 +1,472 @@
+//! One shard of the keyed state: the keys routed to it by hash, their open
+//! windows, their alert trackers, and the timers that close windows as the
+//! watermark passes their end. A shard is owned by one worker at a time, so
+//! the per-record path takes no lock. Shards produce rows, alert events and
+//! late-record marks into their own buffers; the app merges them in order.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use hashbrown::HashTable;
+use serde::{Deserialize, Serialize};
+
+use crate::agg::{AggState, AggValue, SlotValue};
+use crate::alert::{AlertTracker, Transition};
+use crate::plan::RecordPlan;
+use crate::stats::Counters;
+use crate::window::{Added, Closed, KeyWindows, Layout};
+
+/// One report row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Ordering: (end, start) for time windows; (closing record's seq, 0) for count windows.
+    pub order: (i64, i64),
+    pub start: i64,
+    pub end: i64,
+    pub key: Box<[u8]>,
+    /// Visible aggregate values, in `--agg` order.
+    pub values: Vec<AggValue>,
+}
+
+/// One alert event.
+#[derive(Debug, Clone)]
+pub struct AlertEvent {
+    pub time: i64,
+    pub rule: usize,
+    pub transition: Transition,
+    pub key: Box<[u8]>,
+    pub value: AggValue,
+}
+
+/// What the app knows about a record when it hands it to a shard.
+#[derive(Debug, Clone, Copy)]
+pub struct Routed {
+    /// index of the parsed chunk in the batch
+    pub chunk: u32,
+    /// index of the record in that chunk
+    pub index: u32,
+    pub wm_before: i64,
+    pub seq: u64,
+}
+
+/// A record's data as the shard needs it.
+pub struct RecordView<'a> {
+    pub time: i64,
+    pub hash: u64,
+    pub key: &'a [u8],
+    pub values: &'a [SlotValue],
+}
+
+/// Per-key state, checkpointed as is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub key: Box<[u8]>,
+    pub hash: u64,
+    pub windows: KeyWindows,
+    /// latest event time seen for the key (absent rules)
+    pub last_time: i64,
+    pub trackers: Vec<AlertTracker>,
+    /// windows emitted so far (numbering for session and count windows)
+    pub emitted: i64,
+    #[serde(skip)]
+    next_due: i64,
+    #[serde(skip)]
+    absent_due: i64,
+}
+
+/// Everything a shard produced since it was last drained.
+#[derive(Debug, Default)]
+pub struct ShardOutput {
+    pub rows: Vec<Row>,
+    pub alerts: Vec<AlertEvent>,
+    /// (seq, chunk, index) of late records
+    pub late: Vec<(u64, u32, u32)>,
+    /// (seq, chunk, index) of records dropped by --max-keys
+    pub dropped: Vec<(u64, u32, u32)>,
+    pub counters: Counters,
+}
+
+/// Shared, read-only context of a run.
+pub struct Engine<'a> {
+    pub plan: &'a RecordPlan,
+    pub layout: Layout,
+    /// true when some rule is absent(DUR): keys are never forgotten
+    pub keep_keys: bool,
+    /// true when a processing-time or end-of-input close must not fire absent checks
+    pub max_keys: u64,
+}
+
+/// Key-count limit for one batch: unlimited when the limit cannot be reached in
+/// it, else a counter shared by all shards processed sequentially.
+pub enum KeyBudget<'a> {
+    Unlimited,
+    Counted {
+        others: u64,
+        max: u64,
+        _p: std::marker::PhantomData<&'a ()>,
+    },
+}
+
+#[derive(Default)]
+pub struct Shard {
+    table: HashTable<u32>,
+    keys: Vec<Option<KeyEntry>>,
+    free: Vec<u32>,
+    live: u64,
+    timers: BinaryHeap<Reverse<(i64, u32)>>,
+    absent_timers: BinaryHeap<Reverse<(i64, u32)>>,
+    pub out: ShardOutput,
+    finished: Vec<AggValue>,
+    scratch: Option<AggState>,
+}
+
+impl Shard {
+    pub fn live_keys(&self) -> u64 {
+        self.live
+    }
+
+    /// Closes every window (and fires every absent check) due at `wm`, then
+    /// adds one record that arrived with watermark `wm_before`.
+    pub fn apply(
+        &mut self,
+        engine: &Engine<'_>,
+        rec: &RecordView<'_>,
+        routed: Routed,
+        budget: &mut KeyBudget<'_>,
+    ) {
+        self.advance(engine, routed.wm_before, true);
+        let id = match self.find_or_insert(engine, rec, budget) {
+            Some(id) => id,
+            None => {
+                self.out.counters.dropped += 1;
+                self.out
+                    .dropped
+                    .push((routed.seq, routed.chunk, routed.index));
+                return;
+            }
+        };
+        let Shard {
+            keys,
+            out,
+            finished,
+            timers,
+            absent_timers,
+            ..
+        } = self;
+        let entry = keys[id as usize].as_mut().expect("live key");
+        let mut full: Option<(i64, i64, Vec<AggValue>)> = None;
+        let added = entry.windows.add(
+            &engine.layout,
+            &engine.plan.agg,
+            rec.time,
+            routed.seq,
+            rec.values,
+            routed.wm_before,
+            &mut |c: Closed<'_>| {
+                finished.clear();
+                engine.plan.agg.finish(c.state, c.end - c.start, finished);
+                full = Some((c.start, c.end, finished.clone()));
+            },
+        );
+        if added == Added::Late {
+            out.counters.late += 1;
+            out.late.push((routed.seq, routed.chunk, routed.index));
+            return;
+        }
+        if rec.time > entry.last_time {
+            entry.last_time = rec.time;
+        }
+        if let Some((start, end, values)) = full {
+            emit_window(
+                engine,
+                entry,
+                out,
+                (routed.seq as i64, 0),
+                start,
+                end,
+                values,
+            );
+        }
+        let due = entry.windows.next_due(&engine.layout);
+        if due != entry.next_due && due != i64::MAX {
+            timers.push(Reverse((due, id)));
+        }
+        entry.next_due = due;
+        if engine.keep_keys {
+            let absent_due = engine
+                .layout
+                .next_end_after(entry.last_time.saturating_add(min_absent(engine)));
+            if absent_due != entry.absent_due {
+                entry.absent_due = absent_due;
+                absent_timers.push(Reverse((absent_due, id)));
+            }
+        }
+    }
+
+    /// Closes windows with end <= `wm`; with `absent_checks`, fires absent rules
+    /// whose deadline is <= `wm`.
+    pub fn advance(&mut self, engine: &Engine<'_>, wm: i64, absent_checks: bool) {
+        while let Some(&Reverse((due, id))) = self.timers.peek() {
+            if due > wm {
+                break;
+            }
+            self.timers.pop();
+            let valid = self.keys[id as usize]
+                .as_ref()
+                .is_some_and(|e| e.next_due == due);
+            if valid {
+                self.close_key(engine, id, wm);
+            }
+        }
+        if absent_checks && engine.keep_keys {
+            while let Some(&Reverse((due, id))) = self.absent_timers.peek() {
+                if due > wm {
+                    break;
+                }
+                self.absent_timers.pop();
+                let Some(entry) = self.keys[id as usize].as_mut() else {
+                    continue;
+                };
+                if entry.absent_due != due {
+                    continue;
+                }
+                let mut next = i64::MAX;
+                for (r, rule) in engine.plan.rules.iter().enumerate() {
+                    let Some(ms) = rule.absent_ms else { continue };
+                    if entry.trackers[r].is_firing() {
+                        continue;
+                    }
+                    let deadline = engine
+                        .layout
+                        .next_end_after(entry.last_time.saturating_add(ms));
+                    if deadline > wm {
+                        next = next.min(deadline);
+                        continue;
+                    }
+                    if let Some(t) = entry.trackers[r].on_absent() {
+                        self.out.counters.alerts += 1;
+                        if t == Transition::Firing {
+                            self.out.counters.alerts_fired += 1;
+                        }
+                        self.out.alerts.push(AlertEvent {
+                            time: deadline,
+                            rule: r,
+                            transition: t,
+                            key: entry.key.clone(),
+                            value: AggValue::Null,
+                        });
+                    }
+                }
+                entry.absent_due = if next == i64::MAX { i64::MIN } else { next };
+                if next != i64::MAX {
+                    self.absent_timers.push(Reverse((next, id)));
+                }
+            }
+        }
+    }
+
+    /// End of input: closes every window (count windows too), without absent checks.
+    pub fn flush(&mut self, engine: &Engine<'_>) {
+        for id in 0..self.keys.len() as u32 {
+            if self.keys[id as usize].is_some() {
+                self.close_key(engine, id, i64::MAX);
+            }
+        }
+        self.timers.clear();
+    }
+
+    fn close_key(&mut self, engine: &Engine<'_>, id: u32, wm: i64) {
+        let Shard {
+            keys,
+            out,
+            finished,
+            scratch,
+            timers,
+            ..
+        } = self;
+        let entry = keys[id as usize].as_mut().expect("live key");
+        let mut closed: Vec<(i64, i64, Vec<AggValue>)> = Vec::new();
+        entry.windows.close(
+            &engine.layout,
+            &engine.plan.agg,
+            wm,
+            scratch,
+            &mut |c: Closed<'_>| {
+                finished.clear();
+                engine.plan.agg.finish(c.state, c.end - c.start, finished);
+                closed.push((c.start, c.end, finished.clone()));
+            },
+        );
+        for (start, end, values) in closed {
+            let order = match engine.layout {
+                Layout::Count { .. } => (i64::MAX, 0),
+                _ => (end, start),
+            };
+            emit_window(engine, entry, out, order, start, end, values);
+        }
+        let due = entry.windows.next_due(&engine.layout);
+        entry.next_due = due;
+        if due != i64::MAX {
+            timers.push(Reverse((due, id)));
+        }
+        let idle = entry.windows.is_empty()
+            && !engine.keep_keys
+            && entry.trackers.iter().all(|t| t.is_idle());
+        if idle {
+            self.forget(id);
+        }
+    }
+
+    fn forget(&mut self, id: u32) {
+        if let Some(entry) = self.keys[id as usize].take() {
+            if let Ok(found) = self.table.find_entry(entry.hash, |&k| k == id) {
+                found.remove();
+            }
+            self.free.push(id);
+            self.live -= 1;
+        }
+    }
+
+    fn find_or_insert(
+        &mut self,
+        engine: &Engine<'_>,
+        rec: &RecordView<'_>,
+        budget: &mut KeyBudget<'_>,
+    ) -> Option<u32> {
+        let keys = &self.keys;
+        if let Some(&id) = self.table.find(rec.hash, |&k| {
+            keys[k as usize]
+                .as_ref()
+                .is_some_and(|e| &*e.key == rec.key)
+        }) {
+            return Some(id);
+        }
+        if let KeyBudget::Counted { others, max, .. } = budget {
+            if *others + self.live >= *max {
+                return None;
+            }
+        }
+        let entry = KeyEntry {
+            key: rec.key.into(),
+            hash: rec.hash,
+            windows: KeyWindows::new(&engine.layout),
+            last_time: i64::MIN,
+            trackers: vec![AlertTracker::default(); engine.plan.rules.len()],
+            emitted: 0,
+            next_due: i64::MAX,
+            absent_due: i64::MIN,
+        };
+        Some(self.insert_entry(entry))
+    }
+
+    fn insert_entry(&mut self, entry: KeyEntry) -> u32 {
+        let hash = entry.hash;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.keys[id as usize] = Some(entry);
+                id
+            }
+            None => {
+                self.keys.push(Some(entry));
+                (self.keys.len() - 1) as u32
+            }
+        };
+        let keys = &self.keys;
+        self.table.insert_unique(hash, id, |&k| {
+            keys[k as usize].as_ref().map_or(0, |e| e.hash)
+        });
+        self.live += 1;
+        id
+    }
+
+    /// Every key's state, for a checkpoint (order: by key bytes, so the file
+    /// does not depend on the shard count).
+    pub fn entries(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.keys.iter().flatten()
+    }
+
+    /// Restores a key from a checkpoint.
+    pub fn restore(&mut self, engine: &Engine<'_>, mut entry: KeyEntry) {
+        entry.next_due = entry.windows.next_due(&engine.layout);
+        entry.absent_due = i64::MIN;
+        let due = entry.next_due;
+        let keep = engine.keep_keys && entry.last_time != i64::MIN;
+        let last = entry.last_time;
+        let id = self.insert_entry(entry);
+        if due != i64::MAX {
+            self.timers.push(Reverse((due, id)));
+        }
+        if keep {
+            let absent_due = engine
+                .layout
+                .next_end_after(last.saturating_add(min_absent(engine)));
+            if let Some(e) = self.keys[id as usize].as_mut() {
+                e.absent_due = absent_due;
+            }
+            self.absent_timers.push(Reverse((absent_due, id)));
+        }
+    }
+}
+
+fn min_absent(engine: &Engine<'_>) -> i64 {
+    engine
+        .plan
+        .rules
+        .iter()
+        .filter_map(|r| r.absent_ms)
+        .min()
+        .unwrap_or(0)
+}
+
+/// Reports one closed window of `entry`: its row, and its alert transitions.
+fn emit_window(
+    engine: &Engine<'_>,
+    entry: &mut KeyEntry,
+    out: &mut ShardOutput,
+    order: (i64, i64),
+    start: i64,
+    end: i64,
+    values: Vec<AggValue>,
+) {
+    let plan = engine.plan;
+    let index = match engine.layout.slide() {
+        Some(slide) => start.div_euclid(slide),
+        None => entry.emitted,
+    };
+    entry.emitted += 1;
+    for (r, rule) in plan.rules.iter().enumerate() {
+        let transition = if rule.absent_ms.is_some() {
+            entry.trackers[r].on_present()
+        } else {
+            let cond = plan.eval_rule(r, false, &values, &entry.key);
+            let clear = rule
+                .clear
+                .as_ref()
+                .map(|_| plan.eval_rule(r, true, &values, &entry.key));
+            entry.trackers[r].on_window(rule.rule.for_windows, index, cond, clear)
+        };
+        if let Some(t) = transition {
+            out.counters.alerts += 1;
+            if t == Transition::Firing {
+                out.counters.alerts_fired += 1;
+            }
+            out.alerts.push(AlertEvent {
+                time: end,
+                rule: r,
+                transition: t,
+                key: entry.key.clone(),
+                value: rule.value_output.map_or(AggValue::Null, |o| values[o]),
+            });
+        }
+    }
+    out.counters.windows += 1;
+    let mut values = values;
+    values.truncate(plan.visible);
+    out.rows.push(Row {
+        order,
+        start,
+        end,
+        key: entry.key.clone(),
+        values,
+    });
+}

@@ -1,0 +1,478 @@
+//! The only writer of stdout, stderr reports and output files: the report
+//! (CSV, JSONL or table), alert events (text, CSV, JSONL), late records and
+//! bad records. Each writer counts the bytes it wrote so a checkpoint can
+//! record output lengths, and can be reopened at a recorded length on resume.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::agg::{write_value, AggValue};
+use crate::alert::Transition;
+use crate::cli::{AlertsFormat, OutputFormat};
+use crate::error::{Error, Result};
+use crate::plan::key_fields;
+use crate::shard::{AlertEvent, Row};
+use crate::time::format_rfc3339_ms;
+
+/// Buffer size for output files: large writes for throughput.
+const OUTPUT_BUFFER: usize = 1 << 16;
+
+/// A byte sink that counts what it wrote: stdout, stderr or a file.
+pub struct Output {
+    inner: BufWriter<Box<dyn Write + Send>>,
+    path: Option<PathBuf>,
+    written: u64,
+}
+
+impl Output {
+    pub fn stdout() -> Output {
+        Output {
+            inner: BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(io::stdout())),
+            path: None,
+            written: 0,
+        }
+    }
+    pub fn stderr() -> Output {
+        Output {
+            inner: BufWriter::with_capacity(1024, Box::new(io::stderr())),
+            path: None,
+            written: 0,
+        }
+    }
+    /// Creates (truncates) `path`, or with `resume_len` truncates it to that
+    /// length and appends.
+    pub fn file(path: &Path, resume_len: Option<u64>) -> Result<Output> {
+        let file = match resume_len {
+            None => File::create(path).map_err(|e| Error::io("cannot create", path, e))?,
+            Some(len) => {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| Error::io("cannot open", path, e))?;
+                let actual = f
+                    .metadata()
+                    .map_err(|e| Error::io("cannot read", path, e))?
+                    .len();
+                if actual < len {
+                    return Err(Error::usage(format!(
+                        "output {} is shorter ({actual} bytes) than the checkpoint recorded ({len} bytes); \
+                         it was changed since: use --fresh to start over",
+                        path.display()
+                    )));
+                }
+                f.set_len(len)
+                    .map_err(|e| Error::io("cannot truncate", path, e))?;
+                let mut f = f;
+                use std::io::Seek;
+                f.seek(io::SeekFrom::End(0))
+                    .map_err(|e| Error::io("cannot seek", path, e))?;
+                f
+            }
+        };
+        Ok(Output {
+            inner: BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(file)),
+            path: Some(path.to_path_buf()),
+            written: resume_len.unwrap_or(0),
+        })
+    }
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+    /// Flushes and fsyncs (files only), before a checkpoint records the length.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.inner.flush()?;
+        Ok(())
+    }
+}
+
+/// Appends `field` to `out` with RFC 4180 quoting when needed.
+pub fn push_csv_field(out: &mut Vec<u8>, field: &[u8]) {
+    let needs = field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || field.first().is_some_and(|b| *b == b' ')
+        || field.last().is_some_and(|b| *b == b' ');
+    if !needs {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Appends `s` as a JSON string (invalid UTF-8 replaced).
+pub fn push_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    let text = String::from_utf8_lossy(s);
+    serde_json::to_writer(&mut *out, text.as_ref()).expect("writing to a Vec cannot fail");
+}
+
+fn push_json_value(out: &mut Vec<u8>, v: AggValue) {
+    match v {
+        AggValue::Null => out.extend_from_slice(b"null"),
+        AggValue::Float(f) if !f.is_finite() => out.extend_from_slice(b"null"),
+        v => write_value(v, out),
+    }
+}
+
+/// Writes report rows in the chosen format.
+pub struct ReportWriter {
+    out: Output,
+    format: OutputFormat,
+    columns: Vec<String>,
+    key_count: usize,
+    header_done: bool,
+    buf: Vec<u8>,
+    /// table: rendered cells kept until `finish`
+    table: Vec<Vec<String>>,
+    /// flush after every batch (live inputs)
+    live: bool,
+}
+
+impl ReportWriter {
+    /// `header_done` is true when resuming into a file that already has its header.
+    pub fn new(
+        out: Output,
+        format: OutputFormat,
+        key_names: &[String],
+        agg_columns: &[String],
+        live: bool,
+        header_done: bool,
+    ) -> ReportWriter {
+        let mut columns = vec!["window_start".to_string(), "window_end".to_string()];
+        columns.extend(key_names.iter().cloned());
+        columns.extend(agg_columns.iter().cloned());
+        ReportWriter {
+            out,
+            format,
+            columns,
+            key_count: key_names.len(),
+            header_done,
+            buf: Vec::with_capacity(OUTPUT_BUFFER),
+            table: Vec::new(),
+            live,
+        }
+    }
+
+    pub fn output(&mut self) -> &mut Output {
+        &mut self.out
+    }
+
+    fn header(&mut self) {
+        if self.header_done {
+            return;
+        }
+        self.header_done = true;
+        match self.format {
+            OutputFormat::Csv => {
+                for (i, c) in self.columns.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    push_csv_field(&mut self.buf, c.as_bytes());
+                }
+                self.buf.push(b'\n');
+            }
+            OutputFormat::Table => self.table.push(self.columns.clone()),
+            OutputFormat::Jsonl => {}
+        }
+    }
+
+    /// Writes rows (already in report order).
+    pub fn write_rows(&mut self, rows: &[Row]) -> io::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.header();
+        let mut time = Vec::with_capacity(32);
+        for row in rows {
+            match self.format {
+                OutputFormat::Csv => {
+                    format_rfc3339_ms(row.start, &mut self.buf);
+                    self.buf.push(b',');
+                    format_rfc3339_ms(row.end, &mut self.buf);
+                    for f in key_fields(&row.key) {
+                        self.buf.push(b',');
+                        push_csv_field(&mut self.buf, f);
+                    }
+                    for v in &row.values {
+                        self.buf.push(b',');
+                        write_value(*v, &mut self.buf);
+                    }
+                    self.buf.push(b'\n');
+                }
+                OutputFormat::Jsonl => {
+                    let b = &mut self.buf;
+                    b.extend_from_slice(b"{\"window_start\":\"");
+                    format_rfc3339_ms(row.start, b);
+                    b.extend_from_slice(b"\",\"window_end\":\"");
+                    format_rfc3339_ms(row.end, b);
+                    b.push(b'"');
+                    let mut col = 2;
+                    for f in key_fields(&row.key) {
+                        b.push(b',');
+                        push_json_string(b, self.columns[col].as_bytes());
+                        b.push(b':');
+                        push_json_string(b, f);
+                        col += 1;
+                    }
+                    for v in &row.values {
+                        b.push(b',');
+                        push_json_string(b, self.columns[col].as_bytes());
+                        b.push(b':');
+                        push_json_value(b, *v);
+                        col += 1;
+                    }
+                    b.extend_from_slice(b"}\n");
+                }
+                OutputFormat::Table => {
+                    let mut cells = Vec::with_capacity(self.columns.len());
+                    time.clear();
+                    format_rfc3339_ms(row.start, &mut time);
+                    cells.push(String::from_utf8_lossy(&time).into_owned());
+                    time.clear();
+                    format_rfc3339_ms(row.end, &mut time);
+                    cells.push(String::from_utf8_lossy(&time).into_owned());
+                    for f in key_fields(&row.key) {
+                        cells.push(String::from_utf8_lossy(f).into_owned());
+                    }
+                    for v in &row.values {
+                        time.clear();
+                        write_value(*v, &mut time);
+                        cells.push(String::from_utf8_lossy(&time).into_owned());
+                    }
+                    self.table.push(cells);
+                }
+            }
+            if self.buf.len() >= OUTPUT_BUFFER {
+                self.out.write_all(&self.buf)?;
+                self.buf.clear();
+            }
+        }
+        let _ = self.key_count;
+        if self.format == OutputFormat::Table && self.live {
+            self.render_table()?;
+        }
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        if self.live {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn render_table(&mut self) -> io::Result<()> {
+        if self.table.is_empty() {
+            return Ok(());
+        }
+        let mut widths = vec![0usize; self.columns.len()];
+        for row in &self.table {
+            for (i, c) in row.iter().enumerate() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        for row in self.table.drain(..) {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = widths[i] - c.chars().count();
+                // numbers right-aligned, text left-aligned
+                let numeric = i >= 2 + self.key_count && !c.is_empty();
+                if numeric {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(c);
+                } else {
+                    line.push_str(c);
+                    if i + 1 < row.len() {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                }
+            }
+            line.push('\n');
+            self.buf.extend_from_slice(line.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered (and the header of an empty CSV report when `empty_header`).
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == OutputFormat::Table {
+            self.render_table()?;
+        }
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
+
+/// Writes alert events.
+pub struct AlertWriter {
+    out: Output,
+    format: AlertsFormat,
+    key_names: Vec<String>,
+    header_done: bool,
+    buf: Vec<u8>,
+    live: bool,
+}
+
+/// What an alert event needs from its rule.
+pub struct RuleInfo<'a> {
+    pub name: &'a str,
+    pub severity: &'a str,
+    pub text: &'a str,
+}
+
+impl AlertWriter {
+    pub fn new(
+        out: Output,
+        format: AlertsFormat,
+        key_names: &[String],
+        live: bool,
+        header_done: bool,
+    ) -> AlertWriter {
+        AlertWriter {
+            out,
+            format,
+            key_names: key_names.to_vec(),
+            header_done,
+            buf: Vec::new(),
+            live,
+        }
+    }
+
+    pub fn output(&mut self) -> &mut Output {
+        &mut self.out
+    }
+
+    /// One event as a JSON object (no newline): the file format, and what `--on-alert` receives.
+    pub fn event_json(&self, e: &AlertEvent, rule: &RuleInfo<'_>, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"time\":\"");
+        format_rfc3339_ms(e.time, out);
+        out.extend_from_slice(b"\",\"rule\":");
+        push_json_string(out, rule.name.as_bytes());
+        out.extend_from_slice(b",\"severity\":");
+        push_json_string(out, rule.severity.as_bytes());
+        out.extend_from_slice(b",\"state\":");
+        push_json_string(out, state_name(e.transition).as_bytes());
+        for (name, value) in self.key_names.iter().zip(key_fields(&e.key)) {
+            out.push(b',');
+            push_json_string(out, name.as_bytes());
+            out.push(b':');
+            push_json_string(out, value);
+        }
+        out.extend_from_slice(b",\"value\":");
+        push_json_value(out, e.value);
+        out.extend_from_slice(b",\"condition\":");
+        push_json_string(out, rule.text.as_bytes());
+        out.push(b'}');
+    }
+
+    pub fn write(&mut self, e: &AlertEvent, rule: &RuleInfo<'_>) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        match self.format {
+            AlertsFormat::Csv => {
+                if !self.header_done {
+                    self.header_done = true;
+                    buf.extend_from_slice(b"time,rule,severity,state");
+                    for k in &self.key_names {
+                        buf.push(b',');
+                        push_csv_field(&mut buf, k.as_bytes());
+                    }
+                    buf.extend_from_slice(b",value,condition\n");
+                }
+                format_rfc3339_ms(e.time, &mut buf);
+                buf.push(b',');
+                push_csv_field(&mut buf, rule.name.as_bytes());
+                buf.push(b',');
+                push_csv_field(&mut buf, rule.severity.as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(state_name(e.transition).as_bytes());
+                for f in key_fields(&e.key) {
+                    buf.push(b',');
+                    push_csv_field(&mut buf, f);
+                }
+                buf.push(b',');
+                write_value(e.value, &mut buf);
+                buf.push(b',');
+                push_csv_field(&mut buf, rule.text.as_bytes());
+                buf.push(b'\n');
+            }
+            AlertsFormat::Jsonl => {
+                self.event_json(e, rule, &mut buf);
+                buf.push(b'\n');
+            }
+            AlertsFormat::Text => {
+                buf.extend_from_slice(b"vigil: alert ");
+                format_rfc3339_ms(e.time, &mut buf);
+                buf.push(b' ');
+                buf.extend_from_slice(state_name(e.transition).to_uppercase().as_bytes());
+                buf.push(b' ');
+                buf.extend_from_slice(rule.name.as_bytes());
+                buf.extend_from_slice(b" [");
+                buf.extend_from_slice(rule.severity.as_bytes());
+                buf.push(b']');
+                for (name, value) in self.key_names.iter().zip(key_fields(&e.key)) {
+                    buf.push(b' ');
+                    buf.extend_from_slice(name.as_bytes());
+                    buf.push(b'=');
+                    buf.extend_from_slice(value);
+                }
+                buf.extend_from_slice(b" value=");
+                write_value(e.value, &mut buf);
+                buf.extend_from_slice(b" (");
+                buf.extend_from_slice(rule.text.as_bytes());
+                buf.extend_from_slice(b")\n");
+            }
+        }
+        let r = self.out.write_all(&buf);
+        buf.clear();
+        self.buf = buf;
+        r
+    }
+
+    pub fn end_batch(&mut self) -> io::Result<()> {
+        if self.live || self.format == AlertsFormat::Text {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+pub fn state_name(t: Transition) -> &'static str {
+    match t {
+        Transition::Firing => "firing",
+        Transition::Resolved => "resolved",
+    }
+}
+
+/// Maps a write error to the run's error, treating a closed stdout quietly.
+pub fn write_error(what: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return Error::BrokenPipe;
+    }
+    Error::runtime(format!("writing {what}: {e}"))
+}

@@ -1,0 +1,399 @@
+//! Window kinds and per-key window state: which window(s) a record at time t
+//! falls in, whether it is late for all of them, and which windows close when
+//! the watermark reaches a time. Tumbling and sliding windows share one
+//! mechanism: records update a *pane* (size = gcd of window and slide), and a
+//! closing window merges its panes, so a record is aggregated once however
+//! many windows overlap. Pure: knows nothing of keys, shards or output.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agg::{AggPlan, AggState, SlotValue};
+use crate::cli::WindowSpec;
+
+/// Window arithmetic fixed at start; validated by `cli::config`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Layout {
+    /// Tumbling (size == slide) and sliding windows.
+    Panes {
+        size: i64,
+        slide: i64,
+        pane: i64,
+    },
+    Session {
+        gap: i64,
+    },
+    Count {
+        n: u64,
+    },
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Largest multiple of `step` that is <= t (works for negative t).
+#[inline]
+pub fn floor_to(t: i64, step: i64) -> i64 {
+    t.div_euclid(step) * step
+}
+
+impl Layout {
+    pub fn new(spec: WindowSpec) -> Layout {
+        match spec {
+            WindowSpec::Tumbling { size } => Layout::Panes {
+                size,
+                slide: size,
+                pane: size,
+            },
+            WindowSpec::Sliding { size, slide } => Layout::Panes {
+                size,
+                slide,
+                pane: gcd(size, slide),
+            },
+            WindowSpec::Session { gap } => Layout::Session { gap },
+            WindowSpec::Count { n } => Layout::Count { n },
+        }
+    }
+
+    /// The step between consecutive windows of a key, for alert `for N` runs
+    /// (None: session and count windows, numbered one by one).
+    pub fn slide(&self) -> Option<i64> {
+        match *self {
+            Layout::Panes { slide, .. } => Some(slide),
+            _ => None,
+        }
+    }
+
+    /// The first window end E > `t` on this layout's grid (absent() checks).
+    pub fn next_end_after(&self, t: i64) -> i64 {
+        match *self {
+            Layout::Panes { size, slide, .. } => {
+                // ends are k*slide + size
+                floor_to(t.saturating_sub(size), slide)
+                    .saturating_add(slide)
+                    .saturating_add(size)
+            }
+            _ => t.saturating_add(1),
+        }
+    }
+}
+
+/// One pane (or, for tumbling windows, one whole window) of a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pane {
+    pub start: i64,
+    pub state: AggState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub start: i64,
+    /// latest record time
+    pub last: i64,
+    pub state: AggState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CountWindow {
+    pub n: u64,
+    pub min: i64,
+    pub max: i64,
+    pub state: AggState,
+}
+
+/// A key's open windows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum KeyWindows {
+    Panes {
+        /// sorted by start
+        panes: Vec<Pane>,
+        /// every window of this key ending at or before this was emitted or skipped
+        closed_upto: i64,
+    },
+    Sessions(Vec<Session>),
+    Count(Option<CountWindow>),
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Accepted,
+    Late,
+}
+
+/// A window ready to be reported.
+pub struct Closed<'a> {
+    pub start: i64,
+    pub end: i64,
+    pub state: &'a AggState,
+}
+
+impl KeyWindows {
+    pub fn new(layout: &Layout) -> KeyWindows {
+        match layout {
+            Layout::Panes { .. } => KeyWindows::Panes {
+                panes: Vec::new(),
+                closed_upto: i64::MIN,
+            },
+            Layout::Session { .. } => KeyWindows::Sessions(Vec::new()),
+            Layout::Count { .. } => KeyWindows::Count(None),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            KeyWindows::Panes { panes, .. } => panes.is_empty(),
+            KeyWindows::Sessions(s) => s.is_empty(),
+            KeyWindows::Count(c) => c.is_none(),
+        }
+    }
+
+    /// Adds a record at `t`. `wm_before` is the watermark as it stood before this
+    /// record; every window of this key ending at or before it must already have
+    /// been closed by the caller. Count windows return the full window through
+    /// `on_full` as soon as its Nth record arrives.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        layout: &Layout,
+        plan: &AggPlan,
+        t: i64,
+        seq: u64,
+        values: &[SlotValue],
+        wm_before: i64,
+        on_full: &mut dyn FnMut(Closed<'_>),
+    ) -> Added {
+        match (self, *layout) {
+            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, pane }) => {
+                if floor_to(t, slide).saturating_add(size) <= wm_before {
+                    return Added::Late;
+                }
+                if wm_before > *closed_upto {
+                    *closed_upto = wm_before;
+                }
+                let start = floor_to(t, pane);
+                let idx = match panes.last() {
+                    Some(p) if p.start == start => panes.len() - 1,
+                    Some(p) if p.start < start => {
+                        panes.push(Pane {
+                            start,
+                            state: plan.new_state(),
+                        });
+                        panes.len() - 1
+                    }
+                    None => {
+                        panes.push(Pane {
+                            start,
+                            state: plan.new_state(),
+                        });
+                        0
+                    }
+                    Some(_) => match panes.binary_search_by_key(&start, |p| p.start) {
+                        Ok(i) => i,
+                        Err(i) => {
+                            panes.insert(
+                                i,
+                                Pane {
+                                    start,
+                                    state: plan.new_state(),
+                                },
+                            );
+                            i
+                        }
+                    },
+                };
+                plan.update(&mut panes[idx].state, t, seq, values);
+                Added::Accepted
+            }
+            (KeyWindows::Sessions(sessions), Layout::Session { gap }) => {
+                // Sessions this record joins: gap to either side within GAP.
+                let lo = sessions.partition_point(|s| s.last.saturating_add(gap) < t);
+                let hi = sessions.partition_point(|s| s.start.saturating_sub(gap) <= t);
+                if lo >= hi {
+                    if t.saturating_add(gap) <= wm_before {
+                        return Added::Late;
+                    }
+                    let mut state = plan.new_state();
+                    plan.update(&mut state, t, seq, values);
+                    sessions.insert(
+                        lo,
+                        Session {
+                            start: t,
+                            last: t,
+                            state,
+                        },
+                    );
+                    return Added::Accepted;
+                }
+                // Merge sessions lo..hi into lo.
+                let mut merged: Vec<Session> = sessions.drain(lo + 1..hi).collect();
+                let first = &mut sessions[lo];
+                for other in merged.drain(..) {
+                    first.start = first.start.min(other.start);
+                    first.last = first.last.max(other.last);
+                    plan.merge(&mut first.state, &other.state);
+                }
+                first.start = first.start.min(t);
+                first.last = first.last.max(t);
+                plan.update(&mut first.state, t, seq, values);
+                Added::Accepted
+            }
+            (KeyWindows::Count(slot), Layout::Count { n }) => {
+                let w = slot.get_or_insert_with(|| CountWindow {
+                    n: 0,
+                    min: t,
+                    max: t,
+                    state: plan.new_state(),
+                });
+                w.n += 1;
+                w.min = w.min.min(t);
+                w.max = w.max.max(t);
+                plan.update(&mut w.state, t, seq, values);
+                if w.n >= n {
+                    let full = slot.take().expect("count window present");
+                    on_full(Closed {
+                        start: full.min,
+                        end: full.max.saturating_add(1),
+                        state: &full.state,
+                    });
+                }
+                Added::Accepted
+            }
+            _ => unreachable!("window state does not match the layout"),
+        }
+    }
+
+    /// The earliest end of an open window holding data (i64::MAX: none).
+    pub fn next_due(&self, layout: &Layout) -> i64 {
+        match (self, *layout) {
+            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, .. }) => {
+                let Some(p0) = panes.first() else {
+                    return i64::MAX;
+                };
+                let s = first_start_containing(p0.start, size, slide)
+                    .max(first_start_ending_after(*closed_upto, size, slide));
+                s.saturating_add(size)
+            }
+            (KeyWindows::Sessions(s), Layout::Session { gap }) => s
+                .iter()
+                .map(|x| x.last.saturating_add(gap))
+                .min()
+                .unwrap_or(i64::MAX),
+            _ => i64::MAX,
+        }
+    }
+
+    /// Emits, in order of end, every window of this key whose end is <= `wm`,
+    /// and drops state no open window needs. `scratch` is a reusable state for
+    /// merging panes. Count windows: with `wm == i64::MAX` the partial window is
+    /// emitted (end of input).
+    pub fn close(
+        &mut self,
+        layout: &Layout,
+        plan: &AggPlan,
+        wm: i64,
+        scratch: &mut Option<AggState>,
+        emit: &mut dyn FnMut(Closed<'_>),
+    ) {
+        match (self, *layout) {
+            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, pane }) => {
+                if size == slide && pane == size {
+                    let done = panes.partition_point(|p| p.start.saturating_add(size) <= wm);
+                    for p in &panes[..done] {
+                        emit(Closed {
+                            start: p.start,
+                            end: p.start + size,
+                            state: &p.state,
+                        });
+                    }
+                    panes.drain(..done);
+                } else if let Some(p0) = panes.first() {
+                    let mut s = first_start_containing(p0.start, size, slide)
+                        .max(first_start_ending_after(*closed_upto, size, slide));
+                    while s.saturating_add(size) <= wm {
+                        let lo = panes.partition_point(|p| p.start < s);
+                        let hi = panes.partition_point(|p| p.start < s + size);
+                        if lo == hi {
+                            if lo == panes.len() {
+                                break;
+                            }
+                            s = (s + slide).max(first_start_containing(
+                                panes[lo].start,
+                                size,
+                                slide,
+                            ));
+                            continue;
+                        }
+                        let merged = scratch.get_or_insert_with(|| plan.new_state());
+                        *merged = panes[lo].state.clone();
+                        for p in &panes[lo + 1..hi] {
+                            plan.merge(merged, &p.state);
+                        }
+                        emit(Closed {
+                            start: s,
+                            end: s + size,
+                            state: merged,
+                        });
+                        s += slide;
+                    }
+                    // A pane is needed until the last window containing it closes.
+                    let keep_from = panes
+                        .partition_point(|p| floor_to(p.start, slide).saturating_add(size) <= wm);
+                    panes.drain(..keep_from);
+                }
+                if wm > *closed_upto {
+                    *closed_upto = wm;
+                }
+            }
+            (KeyWindows::Sessions(sessions), Layout::Session { gap }) => {
+                // Sessions do not overlap, so ordering by start orders by end too.
+                let mut i = 0;
+                while i < sessions.len() {
+                    let end = sessions[i].last.saturating_add(gap);
+                    if end <= wm {
+                        let s = sessions.remove(i);
+                        emit(Closed {
+                            start: s.start,
+                            end,
+                            state: &s.state,
+                        });
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            (KeyWindows::Count(slot), Layout::Count { .. }) => {
+                if wm == i64::MAX {
+                    if let Some(w) = slot.take() {
+                        emit(Closed {
+                            start: w.min,
+                            end: w.max.saturating_add(1),
+                            state: &w.state,
+                        });
+                    }
+                }
+            }
+            _ => unreachable!("window state does not match the layout"),
+        }
+    }
+}
+
+/// Smallest multiple of `slide` strictly greater than `p - size`: the first
+/// window start whose window contains time `p`.
+#[inline]
+fn first_start_containing(p: i64, size: i64, slide: i64) -> i64 {
+    floor_to(p.saturating_sub(size), slide).saturating_add(slide)
+}
+
+/// Smallest multiple of `slide` whose window ends after `t`.
+#[inline]
+fn first_start_ending_after(t: i64, size: i64, slide: i64) -> i64 {
+    if t == i64::MIN {
+        return i64::MIN;
+    }
+    floor_to(t.saturating_sub(size), slide).saturating_add(slide)
+}
