@@ -54,7 +54,10 @@ pub struct FieldSlots {
 
 impl FieldSlots {
     pub fn new(count: usize) -> FieldSlots {
-        FieldSlots { spans: vec![Span::Missing; count], scratch: Vec::new() }
+        FieldSlots {
+            spans: vec![Span::Missing; count],
+            scratch: Vec::new(),
+        }
     }
     pub fn len(&self) -> usize {
         self.spans.len()
@@ -110,10 +113,16 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(message: impl Into<String>) -> DecodeError {
-        DecodeError { field: None, message: message.into() }
+        DecodeError {
+            field: None,
+            message: message.into(),
+        }
     }
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> DecodeError {
-        DecodeError { field: Some(field.into()), message: message.into() }
+        DecodeError {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 }
 
