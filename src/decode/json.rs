@@ -1,14 +1,724 @@
 //! JSON lines: one object per line; nested fields addressed as `a.b.c`.
+//!
+//! Owns the hand-written, validating, non-allocating JSON object scanner used
+//! on the per-line path. Must not touch: `FieldSlots`/`LineDecoder` (defined in
+//! `decode/mod.rs`), time parsing, or any I/O.
+//!
+//! Semantics (documented contract of this decoder):
+//! - A line must be exactly one JSON object (whitespace around it allowed).
+//!   Anything else is a [`DecodeError`] `invalid JSON: expected X at byte N`.
+//! - Path `a.b.c` looks up key `a`, then `b` inside the object value of `a`,
+//!   and so on. As a convenience for "flattened" logs (e.g. ECS `"log.level"`),
+//!   the remaining part of a path may also be matched as one literal key at
+//!   any level: `a.b.c` also matches `{"a.b.c":..}` and `{"a":{"b.c":..}}`.
+//!   Arrays are never indexed: a path through an array value is missing.
+//! - Leaf values: strings give the bytes between the quotes (unescaped into
+//!   scratch only when they contain escapes); numbers give their text;
+//!   `true`/`false` give the text `true`/`false`; `null` is missing; objects
+//!   and arrays give their raw JSON text.
+//! - Duplicate keys: the last occurrence wins (also for a whole sub-object: a
+//!   later `"a":5` makes a previously seen `a.b` missing again).
+//! - String contents are not checked for UTF-8 validity nor for raw control
+//!   bytes: they are delivered as bytes. Escapes are validated; `\uXXXX` is
+//!   decoded to UTF-8, a lone surrogate becomes U+FFFD.
+//! - Nesting deeper than [`MAX_DEPTH`] is rejected (no stack overflow on
+//!   hostile input).
+//!
+//! The per-line path allocates nothing once the decoder's reusable buffers
+//! have grown to the size of the largest line seen.
 
 use super::{DecodeError, FieldSlots, LineDecoder};
 
+/// Maximum nesting of objects/arrays in one line.
+pub const MAX_DEPTH: usize = 512;
+
 /// A decoder filling slot i with the value at path `fields[i]`.
 pub fn json_decoder(fields: &[String]) -> Result<Box<dyn LineDecoder>, String> {
-    let _ = fields;
-    todo!()
+    let mut trie = Trie {
+        nodes: vec![Node::default()],
+    };
+    for (slot, field) in fields.iter().enumerate() {
+        if field.is_empty() {
+            return Err("empty JSON field name".to_string());
+        }
+        let parts: Vec<&str> = field.split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(format!("JSON field '{field}': empty path component"));
+        }
+        // Fully nested path, and at every depth the remainder as one literal key.
+        for depth in 0..parts.len() {
+            let mut node = 0;
+            for part in &parts[..depth] {
+                node = trie.child(node, part.as_bytes());
+            }
+            let rest = parts[depth..].join(".");
+            let leaf = trie.child(node, rest.as_bytes());
+            if !trie.nodes[leaf].slots.contains(&slot) {
+                trie.nodes[leaf].slots.push(slot);
+            }
+        }
+    }
+    // Every node lists the slots below it, to reset them on a duplicate key.
+    for n in (0..trie.nodes.len()).rev() {
+        let mut below = Vec::new();
+        collect_slots(&trie, n, &mut below);
+        below.sort_unstable();
+        below.dedup();
+        trie.nodes[n].below = below;
+    }
+    Ok(Box::new(JsonDecoder {
+        trie: std::sync::Arc::new(trie),
+        found: vec![Found::Missing; fields.len()],
+        key_buf: Vec::new(),
+    }))
 }
 
-#[allow(dead_code)]
-fn _unused(_: &mut FieldSlots) -> Result<(), DecodeError> {
-    Ok(())
+fn collect_slots(trie: &Trie, n: usize, out: &mut Vec<usize>) {
+    out.extend_from_slice(&trie.nodes[n].slots);
+    for &(_, c) in &trie.nodes[n].children {
+        collect_slots(trie, c, out);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// Slots whose path ends at this node.
+    slots: Vec<usize>,
+    /// Slots at this node or below (reset when the key is seen again).
+    below: Vec<usize>,
+    children: Vec<(Box<[u8]>, usize)>,
+}
+
+#[derive(Debug)]
+struct Trie {
+    nodes: Vec<Node>,
+}
+
+impl Trie {
+    fn child(&mut self, node: usize, key: &[u8]) -> usize {
+        if let Some(&(_, c)) = self.nodes[node].children.iter().find(|(k, _)| &**k == key) {
+            return c;
+        }
+        let c = self.nodes.len();
+        self.nodes.push(Node::default());
+        self.nodes[node].children.push((key.into(), c));
+        c
+    }
+    #[inline]
+    fn lookup(&self, node: usize, key: &[u8]) -> Option<usize> {
+        self.nodes[node]
+            .children
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .map(|&(_, c)| c)
+    }
+}
+
+/// What was found for one slot, resolved into `FieldSlots` at the end of the line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Found {
+    Missing,
+    /// Raw bytes of the line.
+    Raw(usize, usize),
+    /// String contents with escapes, to unescape.
+    Escaped(usize, usize),
+}
+
+struct JsonDecoder {
+    trie: std::sync::Arc<Trie>,
+    found: Vec<Found>,
+    key_buf: Vec<u8>,
+}
+
+impl LineDecoder for JsonDecoder {
+    fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError> {
+        self.found.iter_mut().for_each(|f| *f = Found::Missing);
+        let mut s = Scanner {
+            b: line,
+            i: 0,
+            trie: &self.trie,
+            found: &mut self.found,
+            key_buf: &mut self.key_buf,
+        };
+        s.ws();
+        if s.peek() != Some(b'{') {
+            return Err(s.expected("'{'"));
+        }
+        s.object(Some(0), 1)?;
+        s.ws();
+        if s.i != line.len() {
+            return Err(s.expected("end of line"));
+        }
+        for (slot, f) in self.found.iter().enumerate() {
+            match *f {
+                Found::Missing => {}
+                Found::Raw(a, b) => slots.set_line(slot, a, b),
+                Found::Escaped(a, b) => {
+                    let scratch = slots.scratch_mut();
+                    let start = scratch.len();
+                    unescape(&line[a..b], scratch);
+                    slots.end_owned(slot, start);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fork(&self) -> Box<dyn LineDecoder> {
+        Box::new(JsonDecoder {
+            trie: self.trie.clone(),
+            found: vec![Found::Missing; self.found.len()],
+            key_buf: Vec::new(),
+        })
+    }
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    trie: &'a Trie,
+    found: &'a mut [Found],
+    key_buf: &'a mut Vec<u8>,
+}
+
+impl Scanner<'_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[cold]
+    fn expected(&self, what: &str) -> DecodeError {
+        if self.i >= self.b.len() {
+            DecodeError::new(format!(
+                "invalid JSON: expected {what} at byte {} (end of line)",
+                self.i
+            ))
+        } else {
+            DecodeError::new(format!("invalid JSON: expected {what} at byte {}", self.i))
+        }
+    }
+
+    /// `self.i` is at `{`. `node`: trie node of this object (None: skip only).
+    fn object(&mut self, node: Option<usize>, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::new(format!(
+                "invalid JSON: nesting deeper than {MAX_DEPTH} at byte {}",
+                self.i
+            )));
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.expected("'\"' (object key)"));
+            }
+            let (ks, ke, kesc) = self.string()?;
+            let child = match node {
+                None => None,
+                Some(n) if self.trie.nodes[n].children.is_empty() => None,
+                Some(n) => {
+                    if kesc {
+                        self.key_buf.clear();
+                        unescape(&self.b[ks..ke], self.key_buf);
+                        self.trie.lookup(n, self.key_buf)
+                    } else {
+                        self.trie.lookup(n, &self.b[ks..ke])
+                    }
+                }
+            };
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.expected("':'"));
+            }
+            self.i += 1;
+            self.ws();
+            match child {
+                None => self.skip_value(depth)?,
+                Some(c) => {
+                    // Last duplicate wins: forget what an earlier occurrence set.
+                    for &s in &self.trie.nodes[c].below {
+                        self.found[s] = Found::Missing;
+                    }
+                    self.wanted_value(c, depth)?;
+                }
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or '}'")),
+            }
+        }
+    }
+
+    /// A value whose key matched trie node `c`.
+    fn wanted_value(&mut self, c: usize, depth: usize) -> Result<(), DecodeError> {
+        let start = self.i;
+        let trie = self.trie;
+        let node = &trie.nodes[c];
+        let val = match self.peek() {
+            Some(b'"') => {
+                let (s, e, esc) = self.string()?;
+                if esc {
+                    Found::Escaped(s, e)
+                } else {
+                    Found::Raw(s, e)
+                }
+            }
+            Some(b'{') if !node.children.is_empty() => {
+                self.object(Some(c), depth + 1)?;
+                Found::Raw(start, self.i)
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Found::Missing
+            }
+            _ => {
+                self.skip_value(depth)?;
+                Found::Raw(start, self.i)
+            }
+        };
+        for &s in &node.slots {
+            self.found[s] = val;
+        }
+        Ok(())
+    }
+
+    /// Validates and skips any value at `self.i`.
+    fn skip_value(&mut self, depth: usize) -> Result<(), DecodeError> {
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{') => self.object(None, depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.expected("a value")),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::new(format!(
+                "invalid JSON: nesting deeper than {MAX_DEPTH} at byte {}",
+                self.i
+            )));
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_value(depth)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or ']'")),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), DecodeError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.expected(match word {
+                b"true" => "'true'",
+                b"false" => "'false'",
+                _ => "'null'",
+            }))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> Result<(), DecodeError> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.expected("a digit")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(self.expected("a digit after '.'"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.expected("a digit in the exponent"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `self.i` at the opening quote. Returns (content start, content end, has escapes)
+    /// and leaves `self.i` after the closing quote. Validates escapes.
+    #[inline]
+    fn string(&mut self) -> Result<(usize, usize, bool), DecodeError> {
+        let start = self.i + 1;
+        let mut i = start;
+        let mut esc = false;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &self.b[i..]) {
+                None => {
+                    self.i = self.b.len();
+                    return Err(self.expected("closing '\"'"));
+                }
+                Some(off) => {
+                    i += off;
+                    if self.b[i] == b'"' {
+                        self.i = i + 1;
+                        return Ok((start, i, esc));
+                    }
+                    esc = true;
+                    match self.b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let hex = self.b.get(i + 2..i + 6);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                self.i = i + 2;
+                                return Err(self.expected("4 hex digits after '\\u'"));
+                            }
+                            i += 6;
+                        }
+                        _ => {
+                            self.i = i + 1;
+                            return Err(self.expected("an escape character after '\\'"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn hex4(h: &[u8]) -> u32 {
+    h.iter().fold(0u32, |acc, &c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => c - b'A' + 10,
+        };
+        acc * 16 + d as u32
+    })
+}
+
+/// Unescapes already validated string contents, appending to `out`.
+fn unescape(s: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < s.len() {
+        let Some(off) = memchr::memchr(b'\\', &s[i..]) else {
+            out.extend_from_slice(&s[i..]);
+            return;
+        };
+        out.extend_from_slice(&s[i..i + off]);
+        i += off;
+        let c = s[i + 1];
+        i += 2;
+        let simple = match c {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => 0,
+            other => other,
+        };
+        if c != b'u' {
+            out.push(simple);
+            continue;
+        }
+        let mut cp = hex4(&s[i..i + 4]);
+        i += 4;
+        if (0xD800..0xDC00).contains(&cp) {
+            // High surrogate: combine with a following low surrogate if present.
+            if s.len() >= i + 6 && s[i] == b'\\' && s[i + 1] == b'u' {
+                let lo = hex4(&s[i + 2..i + 6]);
+                if (0xDC00..0xE000).contains(&lo) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+            }
+        }
+        let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(fields: &[&str], line: &[u8]) -> Result<Vec<Option<Vec<u8>>>, DecodeError> {
+        let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        let mut d = json_decoder(&fields).unwrap();
+        let mut slots = FieldSlots::new(fields.len());
+        d.decode(line, &mut slots)?;
+        Ok((0..fields.len())
+            .map(|i| slots.get(line, i).map(|v| v.to_vec()))
+            .collect())
+    }
+
+    fn v(s: &str) -> Option<Vec<u8>> {
+        Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn flat_values_of_every_kind() {
+        let line = br#"{"s":"abc","n":-12.5e+3,"t":true,"f":false,"z":null,"o":{"x":[1,2]},"a":[{"b":1}, "x"]}"#;
+        let got = dec(&["s", "n", "t", "f", "z", "o", "a", "absent"], line).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                v("abc"),
+                v("-12.5e+3"),
+                v("true"),
+                v("false"),
+                None,
+                v(r#"{"x":[1,2]}"#),
+                v(r#"[{"b":1}, "x"]"#),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_paths_and_whole_object() {
+        let line = br#"{"req":{"http":{"status":503,"path":"/x"},"ms":12},"req2":1}"#;
+        let got = dec(
+            &[
+                "req.http.status",
+                "req.ms",
+                "req.http",
+                "req.http.nope",
+                "req2.x",
+            ],
+            line,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                v("503"),
+                v("12"),
+                v(r#"{"status":503,"path":"/x"}"#),
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn dotted_literal_keys() {
+        assert_eq!(
+            dec(&["log.level"], br#"{"log.level":"warn"}"#).unwrap(),
+            vec![v("warn")]
+        );
+        assert_eq!(
+            dec(&["a.b.c"], br#"{"a":{"b.c":7}}"#).unwrap(),
+            vec![v("7")]
+        );
+    }
+
+    #[test]
+    fn paths_through_non_objects_are_missing() {
+        let got = dec(&["a.b", "c.d"], br#"{"a":[{"b":1}],"c":"d"}"#).unwrap();
+        assert_eq!(got, vec![None, None]);
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped_into_scratch() {
+        let line = br#"{"m":"say \"hi\"\\n\/\t\u00e9\ud83d\ude00\ud800x","k\u0065y":"v"}"#;
+        let got = dec(&["m", "key"], line).unwrap();
+        assert_eq!(
+            got[0].as_deref().unwrap(),
+            "say \"hi\"\\n/\té😀\u{FFFD}x".as_bytes()
+        );
+        assert_eq!(got[1], v("v"));
+    }
+
+    #[test]
+    fn whitespace_everywhere() {
+        let line = b"  { \"a\" :\t{ \"b\" : [ 1 , 2 ] , \"c\" : \"x\" } , \"d\":1 }  ";
+        assert_eq!(
+            dec(&["a.c", "d", "a.b"], line).unwrap(),
+            vec![v("x"), v("1"), v("[ 1 , 2 ]")]
+        );
+        assert_eq!(dec(&["a"], b"{ }").unwrap(), vec![None]);
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        assert_eq!(
+            dec(&["a"], br#"{"a":1,"a":"two"}"#).unwrap(),
+            vec![v("two")]
+        );
+        assert_eq!(dec(&["a"], br#"{"a":1,"a":null}"#).unwrap(), vec![None]);
+        assert_eq!(
+            dec(&["a.b"], br#"{"a":{"b":1},"a":5}"#).unwrap(),
+            vec![None]
+        );
+        assert_eq!(
+            dec(&["a.b"], br#"{"a":{"b":1},"a":{"c":2,"b":"\u0041"}}"#).unwrap(),
+            vec![v("A")]
+        );
+    }
+
+    #[test]
+    fn same_field_twice_fills_both_slots() {
+        assert_eq!(
+            dec(&["a", "a"], br#"{"a":1}"#).unwrap(),
+            vec![v("1"), v("1")]
+        );
+    }
+
+    #[test]
+    fn cr_inside_string_and_non_utf8_bytes() {
+        assert_eq!(
+            dec(&["a"], b"{\"a\":\"x\ry\"}").unwrap(),
+            vec![Some(b"x\ry".to_vec())]
+        );
+        assert_eq!(
+            dec(&["a"], b"{\"a\":\"\xff\xfe\"}").unwrap(),
+            vec![Some(b"\xff\xfe".to_vec())]
+        );
+    }
+
+    fn err(line: &[u8]) -> String {
+        dec(&["a.b"], line).unwrap_err().message
+    }
+
+    #[test]
+    fn invalid_json_errors_say_what_and_where() {
+        assert_eq!(
+            err(b""),
+            "invalid JSON: expected '{' at byte 0 (end of line)"
+        );
+        assert_eq!(err(b"[1]"), "invalid JSON: expected '{' at byte 0");
+        assert_eq!(
+            err(br#"{"a":1"#),
+            "invalid JSON: expected ',' or '}' at byte 6 (end of line)"
+        );
+        assert_eq!(err(br#"{"a" 1}"#), "invalid JSON: expected ':' at byte 5");
+        assert_eq!(
+            err(br#"{"a":1,}"#),
+            "invalid JSON: expected '\"' (object key) at byte 7"
+        );
+        assert_eq!(
+            err(br#"{"a":{"b":tru}}"#),
+            "invalid JSON: expected 'true' at byte 10"
+        );
+        assert_eq!(
+            err(br#"{"a":01}"#),
+            "invalid JSON: expected ',' or '}' at byte 6"
+        );
+        assert_eq!(
+            err(br#"{"a":1.}"#),
+            "invalid JSON: expected a digit after '.' at byte 7"
+        );
+        assert_eq!(
+            err(br#"{"a":"x}"#),
+            "invalid JSON: expected closing '\"' at byte 8 (end of line)"
+        );
+        assert_eq!(
+            err(br#"{"a":"\x"}"#),
+            "invalid JSON: expected an escape character after '\\' at byte 7"
+        );
+        assert_eq!(
+            err(br#"{"a":"\u12"}"#),
+            "invalid JSON: expected 4 hex digits after '\\u' at byte 8"
+        );
+        assert_eq!(
+            err(br#"{"a":[1 2]}"#),
+            "invalid JSON: expected ',' or ']' at byte 8"
+        );
+        assert_eq!(
+            err(br#"{"a":1} x"#),
+            "invalid JSON: expected end of line at byte 8"
+        );
+        assert_eq!(
+            err(br#"{"a":}"#),
+            "invalid JSON: expected a value at byte 5"
+        );
+        assert!(err(br#"{"x":{"y":[-]}}"#).contains("expected a digit at byte 12"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut line = b"{\"a\":".to_vec();
+        line.extend(std::iter::repeat_n(b'[', 100_000));
+        assert!(err(&line).contains("nesting deeper than"));
+        let mut line = Vec::new();
+        for _ in 0..100_000 {
+            line.extend_from_slice(b"{\"a\":");
+        }
+        assert!(err(&line).contains("nesting deeper than"));
+    }
+
+    #[test]
+    fn fork_is_independent_and_equivalent() {
+        let fields = vec!["a".to_string()];
+        let d = json_decoder(&fields).unwrap();
+        let mut f = d.fork();
+        let mut slots = FieldSlots::new(1);
+        f.decode(br#"{"a":"\"q\""}"#, &mut slots).unwrap();
+        assert_eq!(slots.get(br#"{"a":"\"q\""}"#, 0), Some(&b"\"q\""[..]));
+    }
+
+    #[test]
+    fn bad_field_names_rejected() {
+        assert!(json_decoder(&["a..b".to_string()]).is_err());
+        assert!(json_decoder(&["".to_string()]).is_err());
+    }
 }
