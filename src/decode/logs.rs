@@ -39,8 +39,8 @@ pub fn preset_time(format: Format) -> Option<(&'static str, TimeFormat)> {
             "time",
             TimeFormat::from_spec("%d/%b/%Y:%H:%M:%S %z").expect("built-in time format"),
         )),
-        // TODO(merge): TimeFormat::Syslog
-        Format::Syslog => Some(("timestamp", TimeFormat::Auto)),
+        // syslog: RFC 3339 or RFC 3164 without a year
+        Format::Syslog => Some(("timestamp", TimeFormat::syslog())),
         _ => None,
     }
 }
