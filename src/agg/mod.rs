@@ -1,8 +1,13 @@
 //! Aggregate functions: parsing `--agg` lists, per-(window, key) accumulator
 //! state with `update` and `merge`, and final values. Pure: no I/O, no
-//! knowledge of windows or keys.
+//! knowledge of windows or keys. Each input field gets one accumulator that
+//! keeps only what its functions need.
+
+pub mod sketch;
 
 use serde::{Deserialize, Serialize};
+
+use sketch::{Distinct, Quantiles};
 
 /// One aggregate function.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -29,6 +34,12 @@ pub enum AggFunc {
     Distinct,
 }
 
+impl AggFunc {
+    fn numeric(self) -> bool {
+        !matches!(self, AggFunc::Count | AggFunc::CountField | AggFunc::RateCount | AggFunc::Distinct)
+    }
+}
+
 /// One requested aggregate: function, input field and output column name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggSpec {
@@ -38,19 +49,152 @@ pub struct AggSpec {
     pub column: String,
 }
 
+const FUNCTIONS: &str =
+    "count, sum, avg, mean, min, max, stddev, var, first, last, rate, p50, p90, p95, p99, quantile, distinct";
+
+fn valid_field(f: &str) -> bool {
+    !f.is_empty()
+        && f.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '/'))
+}
+
 impl AggSpec {
     /// Builds a spec from a call such as `p95(latency)`: `name` is the function
-    /// name, `args` the raw argument texts (trimmed).
+    /// name, `args` the raw argument texts (trimmed). Column names: `count`,
+    /// `rate`, `FUNC_FIELD` with the function as written (`mean_x`), `pNN_FIELD`
+    /// for p50..p99 and for `quantile(FIELD, q)` when 100q is whole, else
+    /// `q{q}_FIELD`.
     pub fn from_call(name: &str, args: &[&str]) -> Result<AggSpec, String> {
-        let _ = (name, args);
-        todo!()
+        let args: Vec<&str> = args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).collect();
+        let field_arg = |n: usize| -> Result<String, String> {
+            if args.len() != n {
+                return Err(format!(
+                    "{name}() takes {} argument{}, got {}",
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ));
+            }
+            let f = args[0].trim_matches('`');
+            if !valid_field(f) {
+                return Err(format!("{name}(): '{f}' is not a field name"));
+            }
+            Ok(f.to_string())
+        };
+        let simple = |func: AggFunc| -> Result<AggSpec, String> {
+            let field = field_arg(1)?;
+            Ok(AggSpec { func, column: format!("{name}_{field}"), field: Some(field) })
+        };
+        match name {
+            "count" if args.is_empty() => Ok(AggSpec { func: AggFunc::Count, field: None, column: "count".into() }),
+            "count" => simple(AggFunc::CountField),
+            "rate" if args.is_empty() => Ok(AggSpec { func: AggFunc::RateCount, field: None, column: "rate".into() }),
+            "rate" => simple(AggFunc::Rate),
+            "sum" => simple(AggFunc::Sum),
+            "avg" | "mean" => simple(AggFunc::Avg),
+            "min" => simple(AggFunc::Min),
+            "max" => simple(AggFunc::Max),
+            "stddev" => simple(AggFunc::Stddev),
+            "var" => simple(AggFunc::Var),
+            "first" => simple(AggFunc::First),
+            "last" => simple(AggFunc::Last),
+            "distinct" => simple(AggFunc::Distinct),
+            "p50" | "p90" | "p95" | "p99" => {
+                let q = name[1..].parse::<f64>().expect("two digits") / 100.0;
+                simple(AggFunc::Quantile(q))
+            }
+            "quantile" => {
+                if args.len() != 2 {
+                    return Err(format!("quantile() takes a field and q, e.g. quantile(latency, 0.999); got {} argument(s)", args.len()));
+                }
+                let field = args[0].to_string();
+                if !valid_field(&field) {
+                    return Err(format!("quantile(): '{field}' is not a field name"));
+                }
+                let q: f64 = args[1]
+                    .parse()
+                    .ok()
+                    .filter(|q: &f64| (0.0..=1.0).contains(q))
+                    .ok_or_else(|| format!("quantile(): q must be a number from 0 to 1, got '{}'", args[1]))?;
+                let pct = q * 100.0;
+                let column = if (pct - pct.round()).abs() < 1e-9 {
+                    format!("p{}_{field}", pct.round() as i64)
+                } else {
+                    format!("q{q}_{field}")
+                };
+                Ok(AggSpec { func: AggFunc::Quantile(q), field: Some(field), column })
+            }
+            "count" | "rate" => unreachable!(),
+            other => Err(format!("unknown aggregate '{other}'; expected one of {FUNCTIONS}")),
+        }
     }
 }
 
 /// Parses `count(), avg(value), p95(latency_ms) as p95_lat`. Err: (byte column, message).
 pub fn parse_agg_list(text: &str) -> Result<Vec<AggSpec>, (usize, String)> {
-    let _ = text;
-    todo!()
+    let mut specs = Vec::new();
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut depth = 0i32;
+    let mut items = Vec::new();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err((i, "unbalanced ')'".into()));
+                }
+            }
+            b',' if depth == 0 => {
+                items.push((start, &text[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err((text.len(), "expected ')' to close the call".into()));
+    }
+    items.push((start, &text[start..]));
+    for (offset, item) in items {
+        let lead = item.len() - item.trim_start().len();
+        let col = offset + lead;
+        let item = item.trim();
+        if item.is_empty() {
+            return Err((col, format!("expected an aggregate such as count() or avg(value); one of {FUNCTIONS}")));
+        }
+        let Some(open) = item.find('(') else {
+            return Err((col, format!("expected '(' after '{item}', e.g. {item}(value)")));
+        };
+        let name = item[..open].trim();
+        let Some(close) = item.rfind(')') else {
+            return Err((col + item.len(), "expected ')'".into()));
+        };
+        let args: Vec<&str> = if item[open + 1..close].trim().is_empty() {
+            Vec::new()
+        } else {
+            item[open + 1..close].split(',').collect()
+        };
+        let mut spec = AggSpec::from_call(name, &args).map_err(|m| (col, m))?;
+        let rest = item[close + 1..].trim();
+        if !rest.is_empty() {
+            let rest_col = col + close + 1 + (item[close + 1..].len() - item[close + 1..].trim_start().len());
+            let alias = rest
+                .strip_prefix("as ")
+                .or_else(|| rest.strip_prefix("AS "))
+                .map(str::trim)
+                .ok_or_else(|| (rest_col, format!("expected ',' or 'as NAME' after the call, found '{rest}'")))?;
+            if !valid_field(alias) {
+                return Err((rest_col, format!("'{alias}' is not a column name; expected letters, digits and _")));
+            }
+            spec.column = alias.to_string();
+        }
+        if specs.iter().any(|s: &AggSpec| s.column == spec.column) {
+            return Err((col, format!("column '{}' appears twice; give one of them another name with 'as'", spec.column)));
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
 }
 
 /// A value delivered for one input slot of one record.
@@ -78,45 +222,233 @@ pub enum AggValue {
     Null,
 }
 
+/// What one slot's accumulator keeps.
+#[derive(Debug, Clone, Copy, Default)]
+struct Needs {
+    moments: bool,
+    first: bool,
+    last: bool,
+    quantiles: bool,
+    distinct: bool,
+}
+
+/// Accumulator of one input slot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SlotAcc {
+    n: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// Welford running mean and sum of squared deviations
+    mean: f64,
+    m2: f64,
+    /// (time, seq, value)
+    first: Option<(i64, u64, f64)>,
+    last: Option<(i64, u64, f64)>,
+    quantiles: Option<Box<Quantiles>>,
+    distinct: Option<Box<Distinct>>,
+}
+
 /// Accumulator state for one (window, key). Serializable for checkpoints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AggState {
-    _todo: (),
+    count: u64,
+    slots: Vec<SlotAcc>,
 }
 
 /// The resolved set of aggregates of a job: which input slots to fill and how
 /// each output is computed from accumulators.
 #[derive(Debug, Clone)]
 pub struct AggPlan {
-    _todo: (),
+    slots: Vec<InputSlot>,
+    needs: Vec<Needs>,
+    /// per spec: (function, slot)
+    outputs: Vec<(AggFunc, Option<usize>)>,
 }
 
 impl AggPlan {
     pub fn new(specs: &[AggSpec]) -> AggPlan {
-        let _ = specs;
-        todo!()
+        let mut slots: Vec<InputSlot> = Vec::new();
+        let numeric_fields: Vec<&str> =
+            specs.iter().filter(|s| s.func.numeric()).filter_map(|s| s.field.as_deref()).collect();
+        let mut slot_of = |field: &str, numeric: bool, slots: &mut Vec<InputSlot>| -> usize {
+            match slots.iter().position(|s| s.field == field && s.numeric == numeric) {
+                Some(i) => i,
+                None => {
+                    slots.push(InputSlot { field: field.to_string(), numeric });
+                    slots.len() - 1
+                }
+            }
+        };
+        let mut outputs = Vec::new();
+        for spec in specs {
+            let slot = spec.field.as_deref().map(|f| {
+                let numeric = match spec.func {
+                    AggFunc::Distinct => false,
+                    AggFunc::CountField => numeric_fields.contains(&f),
+                    _ => true,
+                };
+                slot_of(f, numeric, &mut slots)
+            });
+            outputs.push((spec.func, slot));
+        }
+        let mut needs = vec![Needs::default(); slots.len()];
+        for (func, slot) in &outputs {
+            let Some(s) = slot else { continue };
+            let n = &mut needs[*s];
+            match func {
+                AggFunc::Stddev | AggFunc::Var => n.moments = true,
+                AggFunc::First => n.first = true,
+                AggFunc::Last => n.last = true,
+                AggFunc::Quantile(_) => n.quantiles = true,
+                AggFunc::Distinct => n.distinct = true,
+                _ => {}
+            }
+        }
+        AggPlan { slots, needs, outputs }
     }
+
     /// Slots the decoder fills for each record, in order.
     pub fn input_slots(&self) -> &[InputSlot] {
-        todo!()
+        &self.slots
     }
+
     pub fn new_state(&self) -> AggState {
-        todo!()
+        AggState {
+            count: 0,
+            slots: self
+                .needs
+                .iter()
+                .map(|n| SlotAcc {
+                    n: 0,
+                    sum: 0.0,
+                    min: f64::INFINITY,
+                    max: f64::NEG_INFINITY,
+                    mean: 0.0,
+                    m2: 0.0,
+                    first: None,
+                    last: None,
+                    quantiles: n.quantiles.then(Box::default),
+                    distinct: n.distinct.then(Box::default),
+                })
+                .collect(),
+        }
     }
+
     /// Adds one record. `seq` is its input position (ties for first/last).
+    #[inline]
     pub fn update(&self, state: &mut AggState, time_ms: i64, seq: u64, values: &[SlotValue]) {
-        let _ = (state, time_ms, seq, values);
-        todo!()
+        state.count += 1;
+        for ((acc, needs), value) in state.slots.iter_mut().zip(&self.needs).zip(values) {
+            match *value {
+                SlotValue::Missing => {}
+                SlotValue::Hash(h) => {
+                    acc.n += 1;
+                    if let Some(d) = &mut acc.distinct {
+                        d.add(h);
+                    }
+                }
+                SlotValue::Num(v) => {
+                    acc.n += 1;
+                    acc.sum += v;
+                    if v < acc.min {
+                        acc.min = v;
+                    }
+                    if v > acc.max {
+                        acc.max = v;
+                    }
+                    if needs.moments {
+                        let delta = v - acc.mean;
+                        acc.mean += delta / acc.n as f64;
+                        acc.m2 += delta * (v - acc.mean);
+                    }
+                    if needs.first && acc.first.is_none_or(|(t, s, _)| (time_ms, seq) < (t, s)) {
+                        acc.first = Some((time_ms, seq, v));
+                    }
+                    if needs.last && acc.last.is_none_or(|(t, s, _)| (time_ms, seq) > (t, s)) {
+                        acc.last = Some((time_ms, seq, v));
+                    }
+                    if let Some(q) = &mut acc.quantiles {
+                        q.add(v);
+                    }
+                }
+            }
+        }
     }
-    /// Merges `other` into `into` as if its records had been added after.
+
+    /// Merges `other` into `into`.
     pub fn merge(&self, into: &mut AggState, other: &AggState) {
-        let _ = (into, other);
-        todo!()
+        into.count += other.count;
+        for (a, b) in into.slots.iter_mut().zip(&other.slots) {
+            if b.n == 0 {
+                continue;
+            }
+            if a.n == 0 {
+                a.mean = b.mean;
+                a.m2 = b.m2;
+            } else {
+                // Chan et al.'s parallel combination of means and squared deviations.
+                let n = (a.n + b.n) as f64;
+                let delta = b.mean - a.mean;
+                a.m2 += b.m2 + delta * delta * a.n as f64 * b.n as f64 / n;
+                a.mean += delta * b.n as f64 / n;
+            }
+            a.n += b.n;
+            a.sum += b.sum;
+            a.min = a.min.min(b.min);
+            a.max = a.max.max(b.max);
+            if let Some(f) = b.first {
+                if a.first.is_none_or(|x| (f.0, f.1) < (x.0, x.1)) {
+                    a.first = Some(f);
+                }
+            }
+            if let Some(l) = b.last {
+                if a.last.is_none_or(|x| (l.0, l.1) > (x.0, x.1)) {
+                    a.last = Some(l);
+                }
+            }
+            if let (Some(qa), Some(qb)) = (&mut a.quantiles, &b.quantiles) {
+                qa.merge(qb);
+            }
+            if let (Some(da), Some(db)) = (&mut a.distinct, &b.distinct) {
+                da.merge(db);
+            }
+        }
     }
+
     /// Final values, one per spec, in spec order.
     pub fn finish(&self, state: &AggState, window_len_ms: i64, out: &mut Vec<AggValue>) {
-        let _ = (state, window_len_ms, out);
-        todo!()
+        let secs = window_len_ms as f64 / 1000.0;
+        for &(func, slot) in &self.outputs {
+            let acc = slot.map(|s| &state.slots[s]);
+            let n = acc.map_or(0, |a| a.n);
+            let float = |present: bool, v: f64| if present { AggValue::Float(v) } else { AggValue::Null };
+            let v = match func {
+                AggFunc::Count => AggValue::Int(state.count),
+                AggFunc::CountField => AggValue::Int(n),
+                AggFunc::RateCount => float(secs > 0.0, state.count as f64 / secs),
+                _ => {
+                    let a = acc.expect("field aggregate has a slot");
+                    match func {
+                        AggFunc::Sum => float(n > 0, a.sum),
+                        AggFunc::Avg => float(n > 0, a.sum / n as f64),
+                        AggFunc::Min => float(n > 0, a.min),
+                        AggFunc::Max => float(n > 0, a.max),
+                        AggFunc::Var => float(n >= 2, a.m2 / n.saturating_sub(1).max(1) as f64),
+                        AggFunc::Stddev => float(n >= 2, (a.m2 / n.saturating_sub(1).max(1) as f64).sqrt()),
+                        AggFunc::First => a.first.map_or(AggValue::Null, |f| AggValue::Float(f.2)),
+                        AggFunc::Last => a.last.map_or(AggValue::Null, |l| AggValue::Float(l.2)),
+                        AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum / secs),
+                        AggFunc::Quantile(q) => {
+                            a.quantiles.as_ref().and_then(|x| x.quantile(q)).map_or(AggValue::Null, AggValue::Float)
+                        }
+                        AggFunc::Distinct => AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count())),
+                        AggFunc::Count | AggFunc::CountField | AggFunc::RateCount => unreachable!(),
+                    }
+                }
+            };
+            out.push(v);
+        }
     }
 }
 
@@ -124,6 +456,157 @@ impl AggPlan {
 /// `{}` prints an f64 (shortest round trip, no exponent, no trailing `.0`),
 /// `Null` as nothing.
 pub fn write_value(value: AggValue, out: &mut Vec<u8>) {
-    let _ = (value, out);
-    todo!()
+    use std::io::Write;
+    match value {
+        AggValue::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        AggValue::Float(f) if f == 0.0 => out.push(b'0'),
+        AggValue::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        AggValue::Null => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(list: &str) -> (AggPlan, Vec<AggSpec>) {
+        let specs = parse_agg_list(list).unwrap();
+        (AggPlan::new(&specs), specs)
+    }
+
+    fn text(v: AggValue) -> String {
+        let mut out = Vec::new();
+        write_value(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn parses_lists_with_aliases_and_nested_commas() {
+        let specs = parse_agg_list("count(), avg(value), p95(latency_ms) as p95_lat, quantile(x, 0.999), mean(y)").unwrap();
+        let cols: Vec<&str> = specs.iter().map(|s| s.column.as_str()).collect();
+        assert_eq!(cols, ["count", "avg_value", "p95_lat", "q0.999_x", "mean_y"]);
+        assert_eq!(specs[3].func, AggFunc::Quantile(0.999));
+        assert_eq!(parse_agg_list("quantile(x, 0.9)").unwrap()[0].column, "p90_x");
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_item() {
+        let (col, msg) = parse_agg_list("count(), avgg(value)").unwrap_err();
+        assert_eq!(col, 9);
+        assert!(msg.contains("unknown aggregate 'avgg'"), "{msg}");
+        assert!(parse_agg_list("count(), avg(value").unwrap_err().1.contains("')'"));
+        assert!(parse_agg_list("sum(a) as").unwrap_err().1.contains("as NAME"));
+        assert!(parse_agg_list("sum()").unwrap_err().1.contains("takes 1 argument"));
+        assert!(parse_agg_list("quantile(x, 2)").unwrap_err().1.contains("from 0 to 1"));
+        assert!(parse_agg_list("sum(a), sum(a)").unwrap_err().1.contains("twice"));
+    }
+
+    #[test]
+    fn every_function_against_a_naive_computation() {
+        let (p, _) = plan("count(), count(v), sum(v), avg(v), min(v), max(v), stddev(v), var(v), first(v), last(v), rate(v), rate(), p50(v), distinct(v)");
+        assert_eq!(p.input_slots().len(), 2, "one numeric and one hashed slot for v");
+        let vals = [3.0, -1.0, 4.0, 1.5];
+        let times = [20, 10, 10, 30];
+        let mut s = p.new_state();
+        for (i, (&v, &t)) in vals.iter().zip(&times).enumerate() {
+            let vs = [SlotValue::Num(v), SlotValue::Hash(v.to_bits())];
+            p.update(&mut s, t, i as u64, &vs);
+        }
+        p.update(&mut s, 5, 9, &[SlotValue::Missing, SlotValue::Missing]);
+        let mut out = Vec::new();
+        p.finish(&s, 2000, &mut out);
+        let mean = 7.5 / 4.0;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 3.0;
+        let want = [
+            AggValue::Int(5),
+            AggValue::Int(4),
+            AggValue::Float(7.5),
+            AggValue::Float(mean),
+            AggValue::Float(-1.0),
+            AggValue::Float(4.0),
+            AggValue::Float(var.sqrt()),
+            AggValue::Float(var),
+            AggValue::Float(-1.0), // t=10 seq 1 beats t=10 seq 2
+            AggValue::Float(1.5),
+            AggValue::Float(3.75),
+            AggValue::Float(2.5),
+            AggValue::Float(2.25),
+            AggValue::Int(4),
+        ];
+        for (i, (g, w)) in out.iter().zip(&want).enumerate() {
+            match (g, w) {
+                (AggValue::Float(a), AggValue::Float(b)) => assert!((a - b).abs() < 1e-12, "#{i}: {a} vs {b}"),
+                _ => assert_eq!(g, w, "#{i}"),
+            }
+        }
+    }
+
+    #[test]
+    fn undefined_results_are_null() {
+        let (p, _) = plan("count(), sum(v), avg(v), var(v), stddev(v), first(v), p95(v)");
+        let mut s = p.new_state();
+        p.update(&mut s, 0, 0, &[SlotValue::Missing]);
+        let mut out = Vec::new();
+        p.finish(&s, 1000, &mut out);
+        assert_eq!(out[0], AggValue::Int(1));
+        assert!(out[1..].iter().all(|v| *v == AggValue::Null), "{out:?}");
+        p.update(&mut s, 0, 1, &[SlotValue::Num(2.0)]);
+        out.clear();
+        p.finish(&s, 1000, &mut out);
+        assert_eq!(out[3], AggValue::Null, "var of one value is undefined");
+    }
+
+    #[test]
+    fn merge_equals_sequential_updates() {
+        let (p, _) = plan("count(), sum(v), var(v), first(v), last(v), p90(v), min(v), max(v)");
+        let mut all = p.new_state();
+        let mut a = p.new_state();
+        let mut b = p.new_state();
+        for i in 0..3000u64 {
+            let v = [SlotValue::Num(((i * 37) % 101) as f64 - 20.0)];
+            let t = (i % 500) as i64;
+            p.update(&mut all, t, i, &v);
+            p.update(if i % 3 == 0 { &mut a } else { &mut b }, t, i, &v);
+        }
+        p.merge(&mut a, &b);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        p.finish(&all, 1000, &mut x);
+        p.finish(&a, 1000, &mut y);
+        for (g, w) in x.iter().zip(&y) {
+            match (g, w) {
+                (AggValue::Float(a), AggValue::Float(b)) => assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0) || (a - b).abs() <= a.abs() * 0.011, "{a} vs {b}"),
+                _ => assert_eq!(g, w),
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_written_like_rust_display() {
+        assert_eq!(text(AggValue::Float(60.0)), "60");
+        assert_eq!(text(AggValue::Float(0.5)), "0.5");
+        assert_eq!(text(AggValue::Float(2018.4269999999992)), "2018.4269999999992");
+        assert_eq!(text(AggValue::Float(1e21)), "1000000000000000000000");
+        assert_eq!(text(AggValue::Float(-0.0)), "0");
+        assert_eq!(text(AggValue::Int(7)), "7");
+        assert_eq!(text(AggValue::Null), "");
+    }
+
+    #[test]
+    fn state_survives_serde() {
+        let (p, _) = plan("count(), p50(v), distinct(v)");
+        let mut s = p.new_state();
+        for i in 0..2000u64 {
+            p.update(&mut s, 0, i, &[SlotValue::Num(i as f64), SlotValue::Hash(i)]);
+        }
+        let bytes = postcard::to_stdvec(&s).unwrap();
+        let back: AggState = postcard::from_bytes(&bytes).unwrap();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        p.finish(&s, 1000, &mut x);
+        p.finish(&back, 1000, &mut y);
+        assert_eq!(x, y);
+    }
 }

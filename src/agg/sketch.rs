@@ -1,0 +1,356 @@
+//! The two bounded-memory summaries behind `pNN`/`quantile` and `distinct`:
+//! exact while small (at most [`EXACT_LIMIT`] values), then a sketch.
+//! Percentiles switch to a DDSketch (sketches-ddsketch, 1% relative
+//! accuracy, mergeable); distinct counts to a HyperLogLog written here, since
+//! the crates we looked at lacked either serde or a fixed, deterministic hash.
+
+use serde::{Deserialize, Serialize};
+use sketches_ddsketch::{Config, DDSketch};
+
+/// Values kept exactly per window and key before a sketch takes over.
+pub const EXACT_LIMIT: usize = 1000;
+/// DDSketch relative accuracy: 1%.
+const SKETCH_ALPHA: f64 = 0.01;
+/// Bins at most (collapsing the lowest beyond): covers 1e-9..1e12 at 1%.
+const SKETCH_BINS: u32 = 4096;
+/// Magnitudes below this count as zero in the sketch.
+const SKETCH_MIN: f64 = 1e-9;
+/// HyperLogLog precision: 2^16 one-byte registers (64 KiB), standard error
+/// 1.04/sqrt(65536) = 0.41%, so 2% is about five standard errors.
+const HLL_P: u32 = 16;
+const HLL_M: usize = 1 << HLL_P;
+
+/// A DDSketch (which has no `Debug` of its own).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Sketch(DDSketch);
+
+impl std::fmt::Debug for Sketch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sketch({} values)", self.0.count())
+    }
+}
+
+impl std::ops::Deref for Sketch {
+    type Target = DDSketch;
+    fn deref(&self) -> &DDSketch {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Sketch {
+    fn deref_mut(&mut self) -> &mut DDSketch {
+        &mut self.0
+    }
+}
+
+fn new_sketch() -> Sketch {
+    Sketch(DDSketch::new(Config::new(SKETCH_ALPHA, SKETCH_BINS, SKETCH_MIN)))
+}
+
+/// Values for percentiles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Quantiles {
+    Exact(Vec<f64>),
+    Sketch(Box<Sketch>),
+}
+
+impl Default for Quantiles {
+    fn default() -> Self {
+        Quantiles::Exact(Vec::new())
+    }
+}
+
+impl Quantiles {
+    #[inline]
+    pub fn add(&mut self, v: f64) {
+        match self {
+            Quantiles::Exact(values) => {
+                if values.len() < EXACT_LIMIT {
+                    values.push(v);
+                } else {
+                    let mut s = new_sketch();
+                    for x in values.iter() {
+                        s.add(*x);
+                    }
+                    s.add(v);
+                    *self = Quantiles::Sketch(Box::new(s));
+                }
+            }
+            Quantiles::Sketch(s) => s.add(v),
+        }
+    }
+
+    pub fn merge(&mut self, other: &Quantiles) {
+        match other {
+            Quantiles::Exact(values) => {
+                for v in values {
+                    self.add(*v);
+                }
+            }
+            Quantiles::Sketch(o) => {
+                if let Quantiles::Exact(values) = self {
+                    let mut s = new_sketch();
+                    for x in values.iter() {
+                        s.add(*x);
+                    }
+                    *self = Quantiles::Sketch(Box::new(s));
+                }
+                if let Quantiles::Sketch(s) = self {
+                    s.merge(o).expect("sketches share one configuration");
+                }
+            }
+        }
+    }
+
+    /// The q-quantile: exact with linear interpolation between closest ranks
+    /// (numpy's default) while exact, else the sketch's estimate.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        match self {
+            Quantiles::Exact(values) => {
+                if values.is_empty() {
+                    return None;
+                }
+                let mut sorted = values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let h = (sorted.len() - 1) as f64 * q;
+                let lo = h.floor() as usize;
+                let hi = (lo + 1).min(sorted.len() - 1);
+                Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
+            }
+            Quantiles::Sketch(s) => s.quantile(q).ok().flatten(),
+        }
+    }
+}
+
+/// Distinct values, by 64-bit hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Distinct {
+    Exact(Vec<u64>),
+    Hll(Box<Hll>),
+}
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct::Exact(Vec::new())
+    }
+}
+
+impl Distinct {
+    #[inline]
+    pub fn add(&mut self, hash: u64) {
+        match self {
+            Distinct::Exact(set) => {
+                if set.contains(&hash) {
+                    return;
+                }
+                if set.len() < EXACT_LIMIT {
+                    set.push(hash);
+                } else {
+                    let mut h = Hll::new();
+                    for x in set.iter() {
+                        h.add(*x);
+                    }
+                    h.add(hash);
+                    *self = Distinct::Hll(Box::new(h));
+                }
+            }
+            Distinct::Hll(h) => h.add(hash),
+        }
+    }
+
+    pub fn merge(&mut self, other: &Distinct) {
+        match other {
+            Distinct::Exact(set) => {
+                for x in set {
+                    self.add(*x);
+                }
+            }
+            Distinct::Hll(o) => {
+                if let Distinct::Exact(set) = self {
+                    let mut h = Hll::new();
+                    for x in set.iter() {
+                        h.add(*x);
+                    }
+                    *self = Distinct::Hll(Box::new(h));
+                }
+                if let Distinct::Hll(h) = self {
+                    h.merge(o);
+                }
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        match self {
+            Distinct::Exact(set) => set.len() as u64,
+            Distinct::Hll(h) => h.estimate(),
+        }
+    }
+}
+
+/// HyperLogLog over 64-bit hashes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hll {
+    registers: Vec<u8>,
+}
+
+/// splitmix64's finalizer: spreads the bits of an already-hashed value.
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Hll {
+    pub fn new() -> Hll {
+        Hll { registers: vec![0; HLL_M] }
+    }
+
+    #[inline]
+    pub fn add(&mut self, hash: u64) {
+        let h = mix(hash);
+        let idx = (h >> (64 - HLL_P)) as usize;
+        let rest = h << HLL_P;
+        let rank = (rest.leading_zeros().min(64 - HLL_P) + 1) as u8;
+        if rank > self.registers[idx] {
+            self.registers[idx] = rank;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Hll) {
+        for (a, b) in self.registers.iter_mut().zip(&other.registers) {
+            *a = (*a).max(*b);
+        }
+    }
+
+    /// The standard estimator with linear counting for small cardinalities.
+    pub fn estimate(&self) -> u64 {
+        let m = HLL_M as f64;
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let mut sum = 0.0;
+        let mut zeros = 0usize;
+        for &r in &self.registers {
+            sum += 1.0 / (1u64 << r) as f64;
+            if r == 0 {
+                zeros += 1;
+            }
+        }
+        let raw = alpha * m * m / sum;
+        let est = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
+        est.round() as u64
+    }
+}
+
+impl Default for Hll {
+    fn default() -> Self {
+        Hll::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    fn exact(sorted: &[f64], q: f64) -> (f64, f64) {
+        let h = (sorted.len() - 1) as f64 * q;
+        (sorted[h.floor() as usize], sorted[h.ceil() as usize])
+    }
+
+    #[test]
+    fn exact_quantiles_follow_numpy_linear() {
+        let mut q = Quantiles::default();
+        for v in [4.0, 1.0, 3.0, 2.0] {
+            q.add(v);
+        }
+        assert_eq!(q.quantile(0.5), Some(2.5));
+        assert_eq!(q.quantile(0.95), Some(3.8499999999999996)); // numpy.percentile([1,2,3,4], 95)
+        assert_eq!(q.quantile(0.0), Some(1.0));
+        assert_eq!(Quantiles::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn sketch_within_one_percent_on_100k_values() {
+        for (name, gen) in [
+            ("lognormal-ish", Box::new(|r: &mut Rng| (r.unit() * 8.0).exp()) as Box<dyn Fn(&mut Rng) -> f64>),
+            ("uniform with negatives", Box::new(|r: &mut Rng| r.unit() * 2000.0 - 500.0)),
+        ] {
+            let mut rng = Rng(42);
+            let mut q = Quantiles::default();
+            let mut all = Vec::new();
+            for _ in 0..100_000 {
+                let v = gen(&mut rng);
+                q.add(v);
+                all.push(v);
+            }
+            assert!(matches!(q, Quantiles::Sketch(_)));
+            all.sort_by(f64::total_cmp);
+            for p in [0.5, 0.9, 0.95, 0.99] {
+                let got = q.quantile(p).unwrap();
+                let (lo, hi) = exact(&all, p);
+                let (lo, hi) = (lo.min(hi), lo.max(hi));
+                let ok = got >= lo - lo.abs() * 0.01 && got <= hi + hi.abs() * 0.01;
+                assert!(ok, "{name} p{p}: {got} not within 1% of [{lo}, {hi}]");
+            }
+        }
+    }
+
+    #[test]
+    fn merging_exact_into_sketch_and_back() {
+        let mut a = Quantiles::default();
+        let mut b = Quantiles::default();
+        for i in 0..600 {
+            a.add(i as f64);
+            b.add((i + 600) as f64);
+        }
+        a.merge(&b);
+        assert!(matches!(a, Quantiles::Sketch(_)), "1200 values switch to the sketch");
+        let median = a.quantile(0.5).unwrap();
+        assert!((median - 599.5).abs() <= 599.5 * 0.011, "{median}");
+    }
+
+    #[test]
+    fn distinct_exact_then_within_two_percent() {
+        let mut d = Distinct::default();
+        for i in 0..1000u64 {
+            d.add(crate::plan::hash_bytes(&i.to_le_bytes()));
+            d.add(crate::plan::hash_bytes(&i.to_le_bytes()));
+        }
+        assert_eq!(d.count(), 1000);
+        for n in [5_000u64, 100_000, 1_000_000] {
+            let mut d = Distinct::default();
+            for i in 0..n {
+                d.add(crate::plan::hash_bytes(format!("user-{i}").as_bytes()));
+            }
+            let est = d.count() as f64;
+            assert!((est - n as f64).abs() / n as f64 <= 0.02, "n={n} est={est}");
+        }
+    }
+
+    #[test]
+    fn distinct_merge_is_a_union() {
+        let mut a = Distinct::default();
+        let mut b = Distinct::default();
+        for i in 0..3000u64 {
+            a.add(crate::plan::hash_bytes(&i.to_le_bytes()));
+            b.add(crate::plan::hash_bytes(&(i + 1500).to_le_bytes()));
+        }
+        a.merge(&b);
+        let est = a.count() as f64;
+        assert!((est - 4500.0).abs() / 4500.0 <= 0.02, "{est}");
+    }
+}
