@@ -123,7 +123,6 @@ impl AggSpec {
                 };
                 Ok(AggSpec { func: AggFunc::Quantile(q), field: Some(field), column })
             }
-            "count" | "rate" => unreachable!(),
             other => Err(format!("unknown aggregate '{other}'; expected one of {FUNCTIONS}")),
         }
     }
@@ -271,7 +270,7 @@ impl AggPlan {
         let mut slots: Vec<InputSlot> = Vec::new();
         let numeric_fields: Vec<&str> =
             specs.iter().filter(|s| s.func.numeric()).filter_map(|s| s.field.as_deref()).collect();
-        let mut slot_of = |field: &str, numeric: bool, slots: &mut Vec<InputSlot>| -> usize {
+        let slot_of = |field: &str, numeric: bool, slots: &mut Vec<InputSlot>| -> usize {
             match slots.iter().position(|s| s.field == field && s.numeric == numeric) {
                 Some(i) => i,
                 None => {
