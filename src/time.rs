@@ -521,6 +521,18 @@ pub fn format_rfc3339_ms(ms: i64, out: &mut Vec<u8>) {
 
 /// Parses `500ms`, `10s`, `5m`, `1h`, `1d`, `1h30m` into milliseconds (> 0).
 pub fn parse_duration(text: &str) -> Result<i64, String> {
+    parse_duration_from(text, false)
+}
+
+/// The same, where zero (`0`, `0s`) is allowed (`--max-delay`).
+pub fn parse_delay(text: &str) -> Result<i64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_duration_from(text, true)
+}
+
+fn parse_duration_from(text: &str, allow_zero: bool) -> Result<i64, String> {
     const EXPECTED: &str = "expected a duration such as 500ms, 10s, 5m, 1h or 1h30m";
     let t = text.trim();
     if t.is_empty() {
@@ -550,7 +562,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
             .and_then(|x| total.checked_add(x))
             .ok_or_else(|| format!("'{t}': too large"))?;
     }
-    if total <= 0 {
+    if total < 0 || (total == 0 && !allow_zero) {
         return Err(format!("'{t}': must be greater than zero; {EXPECTED}"));
     }
     Ok(total)
@@ -649,6 +661,9 @@ mod tests {
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit 'x'"));
         assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_delay("0ms"), Ok(0));
+        assert_eq!(parse_delay("0"), Ok(0));
+        assert_eq!(parse_delay("2s"), Ok(2000));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5s").is_err());
         assert!(parse_duration("99999999999999d").unwrap_err().contains("too large"));

@@ -250,8 +250,9 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
     prop_assert_eq!(got.len(), expected.len(), "rows:\n{}", out.stdout);
     for (line, (_, s, e, k, aggs)) in got.iter().zip(&expected) {
         let cells: Vec<&str> = line.split(',').collect();
-        prop_assert_eq!(cells[0], common::rfc3339(*s).as_str(), "row {}", line);
-        prop_assert_eq!(cells[1], common::rfc3339(*e).as_str(), "row {}", line);
+        let (want_start, want_end) = (common::rfc3339(*s), common::rfc3339(*e));
+        prop_assert_eq!(cells[0], want_start.as_str(), "row {}", line);
+        prop_assert_eq!(cells[1], want_end.as_str(), "row {}", line);
         prop_assert_eq!(cells[2], k.as_str());
         for (i, want) in aggs.iter().enumerate() {
             let cell = cells[3 + i];

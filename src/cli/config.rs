@@ -326,9 +326,10 @@ impl Job {
         }
 
         let (md, mdf) = pick!(cli, fa, max_delay);
-        let max_delay = match md.as_deref() {
-            Some("0") => 0,
-            _ => dur(md, mdf, "max-delay")?.unwrap_or(0),
+        let max_delay = match md {
+            None => 0,
+            Some(v) => time::parse_delay(&v)
+                .map_err(|e| Error::usage(format!("{}: {e}", origin(mdf).name("max-delay"))))?,
         };
         let (late_output, _) = pick!(cli, fa, late_output);
         let (it, itf) = pick!(cli, fa, idle_timeout);

@@ -16,7 +16,13 @@ pub fn split_header(line: &[u8], delimiter: u8) -> Result<Vec<String>, DecodeErr
         } else {
             &line[s..e]
         };
-        out.push(String::from_utf8_lossy(bytes).trim().to_string());
+        let name = String::from_utf8_lossy(bytes).trim().to_string();
+        // ` "host"`: a quoted name after a space is still a quoted name
+        let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None => name,
+        };
+        out.push(name);
     }
     Ok(out)
 }
