@@ -1,0 +1,140 @@
+//! Engine properties seen from outside: the same disordered input gives the
+//! same bytes with 1 and 8 threads; late records (summary, --late-output,
+//! sliding windows late for some only); processing-time windows close on the
+//! wall clock; --max-keys drops and counts.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run_in, tempdir, write};
+
+#[test]
+fn threads_1_and_8_give_identical_bytes_on_100k_disordered_records() {
+    let dir = tempdir();
+    let mut s = String::from("ts,host,metric,value\n");
+    let mut x: u64 = 88172645463325252;
+    for i in 0..100_000i64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = 1_767_225_600_000 + i * 50 - (x % 4000) as i64;
+        s.push_str(&format!("{},h{},m{},{}.{}\n", common::rfc3339(t), x % 97, (x >> 8) % 5, (x >> 16) % 1000, (x >> 24) % 10));
+    }
+    write(dir.path(), "in.csv", s);
+    let job = |threads: &str, out: &str| {
+        vec![
+            "run".to_string(), "in.csv".into(), "--time".into(), "ts".into(), "--key".into(), "host,metric".into(),
+            "--window".into(), "10s".into(), "--slide".into(), "5s".into(), "--max-delay".into(), "1s".into(),
+            "--agg".into(), "count(), sum(value), avg(value), stddev(value), first(value), last(value), p95(value), distinct(value)".into(),
+            "--alert".into(), "hot: avg(value) > 520 for 2".into(), "--alerts".into(), format!("{out}.alerts"),
+            "--late-output".into(), format!("{out}.late"), "--threads".into(), threads.into(), "-o".into(), out.into(), "-q".into(),
+        ]
+    };
+    for (threads, out) in [("1", "one.csv"), ("8", "eight.csv")] {
+        let args = job(threads, out);
+        let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let r = run_in(dir.path(), &argv, None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    for ext in ["", ".alerts", ".late"] {
+        let a = std::fs::read(dir.path().join(format!("one.csv{ext}"))).unwrap();
+        let b = std::fs::read(dir.path().join(format!("eight.csv{ext}"))).unwrap();
+        assert!(!a.is_empty(), "output one.csv{ext} is empty");
+        assert!(a == b, "one.csv{ext} differs between --threads 1 and 8");
+    }
+}
+
+#[test]
+fn late_records_are_counted_and_written_in_input_format() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "in.csv",
+        "ts,host,value\n\
+         2026-01-01T00:00:10Z,a,1\n\
+         2026-01-01T00:01:30Z,a,2\n\
+         2026-01-01T00:00:50Z,a,3\n\
+         2026-01-01T00:01:40Z,a,4\n",
+    );
+    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count(), sum(value)", "--late-output", "late.csv"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.count("late"), 1);
+    assert_eq!(std::fs::read_to_string(dir.path().join("late.csv")).unwrap(), "ts,host,value\n2026-01-01T00:00:50Z,a,3\n");
+    assert!(out.stdout.contains("00:00:00.000Z,2026-01-01T00:01:00.000Z,a,1,1\n"), "{}", out.stdout);
+
+    // --max-delay keeps it
+    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count()", "--max-delay", "1m"], None);
+    assert_eq!(out.count("late"), 0);
+}
+
+#[test]
+fn a_sliding_record_late_for_some_windows_goes_into_the_others() {
+    let dir = tempdir();
+    // windows 30s every 10s; after 00:00:45 the watermark is 45s: a record at
+    // 00:00:22 belongs to [0,30) (closed), [10,40) (closed) and [20,50) (open).
+    write(dir.path(), "in.csv", "ts,value\n2026-01-01T00:00:05Z,1\n2026-01-01T00:00:45Z,10\n2026-01-01T00:00:22Z,100\n");
+    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--window", "30s", "--slide", "10s", "--agg", "count(), sum(value)"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.count("late"), 0, "late for some windows only is not late");
+    let rows: Vec<&str> = out.stdout.lines().skip(1).map(|l| &l[11..]).collect();
+    assert_eq!(
+        rows,
+        vec![
+            "23:59:40.000Z,2026-01-01T00:00:10.000Z,1,1",
+            "23:59:50.000Z,2026-01-01T00:00:20.000Z,1,1",
+            "00:00:00.000Z,2026-01-01T00:00:30.000Z,1,1",
+            "00:00:20.000Z,2026-01-01T00:00:50.000Z,2,110",
+            "00:00:30.000Z,2026-01-01T00:01:00.000Z,1,10",
+            "00:00:40.000Z,2026-01-01T00:01:10.000Z,1,10",
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn processing_time_windows_close_with_no_further_input() {
+    let mut child = Command::new(common::bin())
+        .args(["run", "-", "--window", "1s", "--agg", "count()"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"host,value\na,1\na,2\n").unwrap();
+    stdin.flush().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = Instant::now();
+    let header = lines.next().unwrap().unwrap();
+    let row = lines.next().unwrap().unwrap();
+    // The row arrived while stdin is still open: the wall clock closed the window.
+    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(header, "window_start,window_end,count");
+    assert!(row.ends_with(",2"), "{row}");
+    drop(stdin);
+    child.wait().unwrap();
+}
+
+#[test]
+fn max_keys_drops_new_keys_and_counts_them_the_same_with_any_threads() {
+    let dir = tempdir();
+    let mut s = String::from("ts,host,value\n");
+    for i in 0..1000 {
+        s.push_str(&format!("2026-01-01T00:00:{:02}Z,h{},1\n", i % 60, i % 50));
+    }
+    write(dir.path(), "in.csv", s);
+    let mut outs = Vec::new();
+    for threads in ["1", "4"] {
+        let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--max-keys", "20", "--threads", threads, "--window", "1h"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.count("dropped"), 600, "{}", out.stderr);
+        assert!(out.stderr.contains("--max-keys 20 reached"), "{}", out.stderr);
+        assert_eq!(out.stdout.lines().count(), 21);
+        outs.push(out.stdout);
+    }
+    assert_eq!(outs[0], outs[1]);
+}
