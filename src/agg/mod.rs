@@ -591,6 +591,21 @@ mod tests {
         assert_eq!(text(AggValue::Float(1e21)), "1000000000000000000000");
         assert_eq!(text(AggValue::Float(-0.0)), "0");
         assert_eq!(text(AggValue::Int(7)), "7");
+        // spot checks of `{}` on arbitrary bit patterns and decimals
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() && f != 0.0 {
+                assert_eq!(text(AggValue::Float(f)), format!("{f}"));
+            }
+            let g = (x % 10_000_000) as f64 / 1000.0;
+            if g != 0.0 {
+                assert_eq!(text(AggValue::Float(g)), format!("{g}"));
+            }
+        }
         assert_eq!(text(AggValue::Null), "");
     }
 

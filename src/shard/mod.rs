@@ -187,11 +187,13 @@ impl Shard {
                 values,
             );
         }
-        let due = entry.windows.next_due(&engine.layout);
-        if due != entry.next_due && due != i64::MAX {
-            timers.push(Reverse((due, id)));
+        if added == Added::Opened {
+            let due = entry.windows.next_due(&engine.layout);
+            if due != entry.next_due && due != i64::MAX {
+                timers.push(Reverse((due, id)));
+            }
+            entry.next_due = due;
         }
-        entry.next_due = due;
         if engine.keep_keys {
             let absent_due = engine
                 .layout

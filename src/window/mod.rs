@@ -121,7 +121,10 @@ pub enum KeyWindows {
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
+    /// added to an existing pane: the key's next closing time is unchanged
     Accepted,
+    /// a new pane or a changed session: the next closing time may have moved
+    Opened,
     Late,
 }
 
@@ -176,6 +179,7 @@ impl KeyWindows {
                     *closed_upto = wm_before;
                 }
                 let start = floor_to(t, pane);
+                let before = panes.len();
                 let idx = match panes.last() {
                     Some(p) if p.start == start => panes.len() - 1,
                     Some(p) if p.start < start => {
@@ -207,7 +211,11 @@ impl KeyWindows {
                     },
                 };
                 plan.update(&mut panes[idx].state, t, seq, values);
-                Added::Accepted
+                if panes.len() != before {
+                    Added::Opened
+                } else {
+                    Added::Accepted
+                }
             }
             (KeyWindows::Sessions(sessions), Layout::Session { gap }) => {
                 // Sessions this record joins: gap to either side within GAP.
@@ -240,7 +248,7 @@ impl KeyWindows {
                 first.start = first.start.min(t);
                 first.last = first.last.max(t);
                 plan.update(&mut first.state, t, seq, values);
-                Added::Accepted
+                Added::Opened
             }
             (KeyWindows::Count(slot), Layout::Count { n }) => {
                 let w = slot.get_or_insert_with(|| CountWindow {
