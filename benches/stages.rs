@@ -66,7 +66,10 @@ fn bench(c: &mut Criterion) {
             black_box(acc)
         })
     });
-    let values: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes().rsplit(|b| *b == b',').next().unwrap()).collect();
+    let values: Vec<&[u8]> = lines
+        .iter()
+        .map(|l| l.as_bytes().rsplit(|b| *b == b',').next().unwrap())
+        .collect();
     g.bench_function("float_parse", |b| {
         b.iter(|| {
             let mut acc = 0.0;
@@ -101,11 +104,19 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("window");
     g.throughput(Throughput::Elements(100_000));
-    let specs = parse_agg_list("count(), sum(value), min(value), max(value), avg(value), p95(value)").unwrap();
+    let specs =
+        parse_agg_list("count(), sum(value), min(value), max(value), avg(value), p95(value)")
+            .unwrap();
     let plan = AggPlan::new(&specs);
     for (name, spec) in [
         ("tumbling_update", WindowSpec::Tumbling { size: 60_000 }),
-        ("sliding_update", WindowSpec::Sliding { size: 300_000, slide: 60_000 }),
+        (
+            "sliding_update",
+            WindowSpec::Sliding {
+                size: 300_000,
+                slide: 60_000,
+            },
+        ),
     ] {
         g.bench_function(name, |b| {
             let layout = Layout::new(spec);
@@ -116,9 +127,23 @@ fn bench(c: &mut Criterion) {
                 for i in 0..100_000i64 {
                     let t = i * 37;
                     let v = [SlotValue::Num((i % 97) as f64)];
-                    w.add(&layout, &plan, t, i as u64, &v, t - 1, &mut |_c: Closed<'_>| rows += 1);
+                    w.add(
+                        &layout,
+                        &plan,
+                        t,
+                        i as u64,
+                        &v,
+                        t - 1,
+                        &mut |_c: Closed<'_>| rows += 1,
+                    );
                     if i % 1000 == 0 {
-                        w.close(&layout, &plan, t - 1, &mut scratch, &mut |_c: Closed<'_>| rows += 1);
+                        w.close(
+                            &layout,
+                            &plan,
+                            t - 1,
+                            &mut scratch,
+                            &mut |_c: Closed<'_>| rows += 1,
+                        );
                     }
                 }
                 black_box(rows)

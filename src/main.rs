@@ -40,6 +40,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Check(args) => vigil::cli::check::run(&args),
         Command::Test(args) => vigil::cli::ruletest::run(&args.files),
+        Command::Man => {
+            print!("{}", vigil::cli::man::render());
+            Ok(0)
+        }
         Command::Completions(args) => {
             vigil::cli::completions(args.shell);
             Ok(0)

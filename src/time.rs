@@ -56,8 +56,9 @@ pub struct StrftimePattern {
     has_year: bool,
 }
 
-const MONTHS: [&[u8; 3]; 12] =
-    [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+];
 
 impl StrftimePattern {
     pub fn compile(pattern: &str) -> Result<StrftimePattern, String> {
@@ -113,10 +114,17 @@ impl StrftimePattern {
                 i += 1;
             }
         }
-        let has_year = items.iter().any(|x| matches!(x, Item::Year | Item::Year2 | Item::Epoch));
+        let has_year = items
+            .iter()
+            .any(|x| matches!(x, Item::Year | Item::Year2 | Item::Epoch));
         let now_ms = now_ms();
         let (y, _, _) = civil_from_days(now_ms.div_euclid(86_400_000));
-        Ok(StrftimePattern { items, default_year: y, now_ms, has_year })
+        Ok(StrftimePattern {
+            items,
+            default_year: y,
+            now_ms,
+            has_year,
+        })
     }
 
     fn parse(&self, s: &[u8]) -> Option<i64> {
@@ -165,7 +173,11 @@ impl StrftimePattern {
                 }
                 Item::MonthName => {
                     let name = s.get(p..p + 3)?;
-                    let lower = [name[0].to_ascii_lowercase(), name[1].to_ascii_lowercase(), name[2].to_ascii_lowercase()];
+                    let lower = [
+                        name[0].to_ascii_lowercase(),
+                        name[1].to_ascii_lowercase(),
+                        name[2].to_ascii_lowercase(),
+                    ];
                     month = MONTHS.iter().position(|m| **m == lower)? as i64 + 1;
                     p += 3;
                 }
@@ -209,11 +221,13 @@ impl StrftimePattern {
         if hour > 23 || minute > 59 || second > 60 {
             return None;
         }
-        let mut t = days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + frac - offset_ms;
+        let mut t = days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + frac
+            - offset_ms;
         if !self.has_year && t > self.now_ms + 86_400_000 {
             // A year-less time more than a day ahead belongs to last year.
             let prev = days_from_civil(year - 1, month, day.min(days_in_month(year - 1, month)));
-            t = prev * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + frac - offset_ms;
+            t = prev * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + frac
+                - offset_ms;
         }
         Some(t)
     }
@@ -269,7 +283,9 @@ impl TimeFormat {
 fn trim(b: &[u8]) -> &[u8] {
     let b = b.trim_ascii();
     // quoted times in CSV arrive unquoted; JSON strings too. Tolerate stray quotes.
-    b.strip_prefix(b"\"").and_then(|x| x.strip_suffix(b"\"")).unwrap_or(b)
+    b.strip_prefix(b"\"")
+        .and_then(|x| x.strip_suffix(b"\""))
+        .unwrap_or(b)
 }
 
 /// Reads between `min` and `max` ASCII digits; (value, count).
@@ -408,7 +424,10 @@ fn parse_epoch_scaled(s: &[u8], scale: f64) -> Option<i64> {
 
 /// Integers are scaled exactly; decimals through f64.
 fn scaled(s: &[u8], v: f64, scale: f64) -> Option<i64> {
-    let int = s.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'));
+    let int = s
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'));
     if int {
         let n: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
         return Some(if scale >= 1.0 {
@@ -432,7 +451,15 @@ fn parse_plain_number(s: &[u8]) -> Option<f64> {
     }
     let body = s.strip_prefix(b"-").unwrap_or(s);
     let mut dots = 0;
-    if body.is_empty() || !body.iter().all(|c| c.is_ascii_digit() || (*c == b'.' && { dots += 1; dots == 1 })) {
+    if body.is_empty()
+        || !body.iter().all(|c| {
+            c.is_ascii_digit()
+                || (*c == b'.' && {
+                    dots += 1;
+                    dots == 1
+                })
+        })
+    {
         return None;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
@@ -476,7 +503,15 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn now_ms() -> i64 {
@@ -554,7 +589,11 @@ fn parse_duration_from(text: &str, allow_zero: bool) -> Result<i64, String> {
             "m" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("'{t}': a number needs a unit (ms, s, m, h, d); {EXPECTED}")),
+            "" => {
+                return Err(format!(
+                    "'{t}': a number needs a unit (ms, s, m, h, d); {EXPECTED}"
+                ))
+            }
             u => return Err(format!("'{t}': unknown unit '{u}'; {EXPECTED}")),
         };
         total = v
@@ -587,12 +626,23 @@ mod tests {
         assert_eq!(a.parse(b"2026-01-01 00:00:00"), Some(T2026));
         assert_eq!(a.parse(b"2026-01-01T01:00:00+01:00"), Some(T2026));
         assert_eq!(a.parse(b"2025-12-31T19:00:00-0500"), Some(T2026));
-        assert_eq!(a.parse(b"2026-01-01T00:00:00.123456789Z"), Some(T2026 + 123));
+        assert_eq!(
+            a.parse(b"2026-01-01T00:00:00.123456789Z"),
+            Some(T2026 + 123)
+        );
         assert_eq!(a.parse(b"2026-01-01T00:00:00.5"), Some(T2026 + 500));
         assert_eq!(a.parse(b"2026-01-01T00:01"), Some(T2026 + 60_000));
         assert_eq!(a.parse(b"2026-01-01"), Some(T2026));
         assert_eq!(a.parse(b"2024-02-29T00:00:00Z").map(|t| t > 0), Some(true));
-        for bad in [&b"2026-13-01T00:00:00Z"[..], b"2026-02-29T00:00:00Z", b"2026-01-01T24:00:00Z", b"2026-01-01T00:00:00Q", b"2026-01-01T00:00:00.Z", b"yesterday", b""] {
+        for bad in [
+            &b"2026-13-01T00:00:00Z"[..],
+            b"2026-02-29T00:00:00Z",
+            b"2026-01-01T24:00:00Z",
+            b"2026-01-01T00:00:00Q",
+            b"2026-01-01T00:00:00.Z",
+            b"yesterday",
+            b"",
+        ] {
             assert_eq!(a.parse(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
@@ -626,7 +676,9 @@ mod tests {
         let frac = TimeFormat::from_spec("%s.%f").unwrap();
         assert_eq!(frac.parse(b"1767225600.042"), Some(T2026 + 42));
         assert!(TimeFormat::from_spec("%Q").unwrap_err().contains("%Q"));
-        assert!(TimeFormat::from_spec("bogus").unwrap_err().contains("expected auto"));
+        assert!(TimeFormat::from_spec("bogus")
+            .unwrap_err()
+            .contains("expected auto"));
     }
 
     #[test]
@@ -646,7 +698,12 @@ mod tests {
         assert_eq!(fmt(T2026 + 60_000), "2026-01-01T00:01:00.000Z");
         assert_eq!(fmt(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(fmt(-1), "1969-12-31T23:59:59.999Z");
-        for ms in [T2026 + 123, -86_400_001, 951_782_400_000 /* 2000-02-29 */, 4_102_444_800_000] {
+        for ms in [
+            T2026 + 123,
+            -86_400_001,
+            951_782_400_000, /* 2000-02-29 */
+            4_102_444_800_000,
+        ] {
             assert_eq!(parse_rfc3339(fmt(ms).as_bytes()), Some(ms), "{}", fmt(ms));
         }
     }
@@ -658,7 +715,9 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
         assert_eq!(parse_duration("1d"), Ok(86_400_000));
         assert_eq!(parse_duration("1m30s500ms"), Ok(90_500));
-        assert!(parse_duration("5x").unwrap_err().contains("unknown unit 'x'"));
+        assert!(parse_duration("5x")
+            .unwrap_err()
+            .contains("unknown unit 'x'"));
         assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("0s").is_err());
         assert_eq!(parse_delay("0ms"), Ok(0));
@@ -666,6 +725,8 @@ mod tests {
         assert_eq!(parse_delay("2s"), Ok(2000));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5s").is_err());
-        assert!(parse_duration("99999999999999d").unwrap_err().contains("too large"));
+        assert!(parse_duration("99999999999999d")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

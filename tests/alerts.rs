@@ -35,10 +35,23 @@ fn several_rules_and_keys_interleave_in_time_key_rule_order() {
     let out = run_in(
         dir.path(),
         &[
-            "run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count()",
-            "--alert", "high: avg(value) > 90",
-            "--alert", "low: min(value) < 20 for 2 severity info",
-            "--alerts", "alerts.csv", "-q",
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1m",
+            "--agg",
+            "count()",
+            "--alert",
+            "high: avg(value) > 90",
+            "--alert",
+            "low: min(value) < 20 for 2 severity info",
+            "--alerts",
+            "alerts.csv",
+            "-q",
         ],
         None,
     );
@@ -54,18 +67,49 @@ fn several_rules_and_keys_interleave_in_time_key_rule_order() {
          2026-01-01T00:03:00.000Z,low,info,firing,b,10,low: min(value) < 20 for 2 severity info\n"
     );
     // the report has only the --agg column; the rules' aggregates are hidden
-    assert!(out.stdout.starts_with("window_start,window_end,host,count\n"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .starts_with("window_start,window_end,host,count\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn absent_fires_for_a_silent_key_and_resolves_when_it_returns() {
     let dir = tempdir();
     // b is silent from minute 1 to minute 5
-    let rows = [(0, "a", 1.0), (0, "b", 1.0), (1, "a", 1.0), (2, "a", 1.0), (3, "a", 1.0), (4, "a", 1.0), (5, "a", 1.0), (5, "b", 1.0), (6, "a", 1.0)];
+    let rows = [
+        (0, "a", 1.0),
+        (0, "b", 1.0),
+        (1, "a", 1.0),
+        (2, "a", 1.0),
+        (3, "a", 1.0),
+        (4, "a", 1.0),
+        (5, "a", 1.0),
+        (5, "b", 1.0),
+        (6, "a", 1.0),
+    ];
     write(dir.path(), "in.csv", input(&rows));
     let out = run_in(
         dir.path(),
-        &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--alert", "gone: absent(2m) severity critical", "--alerts", "a.jsonl", "--alerts-format", "jsonl", "-q"],
+        &[
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1m",
+            "--alert",
+            "gone: absent(2m) severity critical",
+            "--alerts",
+            "a.jsonl",
+            "--alerts-format",
+            "jsonl",
+            "-q",
+        ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -81,13 +125,33 @@ fn absent_fires_for_a_silent_key_and_resolves_when_it_returns() {
 #[test]
 fn slow_and_failing_commands_never_stall_the_run() {
     let dir = tempdir();
-    let rows: Vec<(u32, &str, f64)> = (0..20).map(|m| (m, if m % 2 == 0 { "a" } else { "b" }, 99.0)).collect();
+    let rows: Vec<(u32, &str, f64)> = (0..20)
+        .map(|m| (m, if m % 2 == 0 { "a" } else { "b" }, 99.0))
+        .collect();
     write(dir.path(), "in.csv", input(&rows));
-    for (cmd, counter) in [("sleep 30", "notify_timed_out"), ("exit 7", "notify_failed")] {
+    for (cmd, counter) in [
+        ("sleep 30", "notify_timed_out"),
+        ("exit 7", "notify_failed"),
+    ] {
         let started = std::time::Instant::now();
         let out = run_in(
             dir.path(),
-            &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--alert", "hot: avg(value) > 90", "--on-alert", cmd, "-o", "r.csv"],
+            &[
+                "run",
+                "in.csv",
+                "--time",
+                "ts",
+                "--key",
+                "host",
+                "--window",
+                "1m",
+                "--alert",
+                "hot: avg(value) > 90",
+                "--on-alert",
+                cmd,
+                "-o",
+                "r.csv",
+            ],
             None,
         );
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -96,7 +160,10 @@ fn slow_and_failing_commands_never_stall_the_run() {
         let s = out.summary();
         assert_eq!(s["alerts"], "2", "{}", out.stderr);
         assert_eq!(s[counter], "2", "{}", out.stderr);
-        assert!(started.elapsed().as_secs() < 25, "commands are bounded by the timeout");
+        assert!(
+            started.elapsed().as_secs() < 25,
+            "commands are bounded by the timeout"
+        );
     }
 }
 
@@ -104,18 +171,34 @@ fn slow_and_failing_commands_never_stall_the_run() {
 fn a_hostile_key_reaches_the_command_only_as_data() {
     let dir = tempdir();
     let pwned = dir.path().join("pwned");
-    write(dir.path(), "in.csv", format!("ts,host,value\n{},$(touch pwned),99\n", ts(0, 1)));
+    write(
+        dir.path(),
+        "in.csv",
+        format!("ts,host,value\n{},$(touch pwned),99\n", ts(0, 1)),
+    );
     let out = run_in(
         dir.path(),
         &[
-            "run", "in.csv", "--time", "ts", "--key", "host", "--alert", "hot: avg(value) > 90",
-            "--on-alert", "printf '%s' \"$VIGIL_KEY\" > key.txt; cat > event.json", "-q",
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--alert",
+            "hot: avg(value) > 90",
+            "--on-alert",
+            "printf '%s' \"$VIGIL_KEY\" > key.txt; cat > event.json",
+            "-q",
         ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!pwned.exists(), "the key was run as a command");
-    assert_eq!(std::fs::read_to_string(dir.path().join("key.txt")).unwrap(), "$(touch pwned)");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("key.txt")).unwrap(),
+        "$(touch pwned)"
+    );
     let event = std::fs::read_to_string(dir.path().join("event.json")).unwrap();
     assert!(event.contains("\"host\":\"$(touch pwned)\""), "{event}");
 }
@@ -124,11 +207,32 @@ fn a_hostile_key_reaches_the_command_only_as_data() {
 fn fail_on_alert_exits_3() {
     let dir = tempdir();
     write(dir.path(), "in.csv", input(&[(0, "a", 99.0)]));
-    let args = ["run", "in.csv", "--time", "ts", "--alert", "avg(value) > 90", "-q"];
+    let args = [
+        "run",
+        "in.csv",
+        "--time",
+        "ts",
+        "--alert",
+        "avg(value) > 90",
+        "-q",
+    ];
     assert_eq!(run_in(dir.path(), &args, None).code, 0);
-    let out = run_in(dir.path(), &[&args[..], &["--fail-on-alert"]].concat(), None);
+    let out = run_in(
+        dir.path(),
+        &[&args[..], &["--fail-on-alert"]].concat(),
+        None,
+    );
     assert_eq!(out.code, 3, "{}", out.stderr);
-    let calm = ["run", "in.csv", "--time", "ts", "--alert", "avg(value) > 100", "-q", "--fail-on-alert"];
+    let calm = [
+        "run",
+        "in.csv",
+        "--time",
+        "ts",
+        "--alert",
+        "avg(value) > 100",
+        "-q",
+        "--fail-on-alert",
+    ];
     assert_eq!(run_in(dir.path(), &calm, None).code, 0);
 }
 
@@ -136,36 +240,75 @@ fn fail_on_alert_exits_3() {
 fn a_bad_rule_shows_a_caret() {
     let dir = tempdir();
     write(dir.path(), "in.csv", input(&[(0, "a", 1.0)]));
-    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--alert", "hot: avg(value) > > 3"], None);
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--alert",
+            "hot: avg(value) > > 3",
+        ],
+        None,
+    );
     assert_eq!(out.code, 2);
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(lines[0].contains("expected a number"), "{}", out.stderr);
-    let text_line = lines.iter().position(|l| l.trim_start().starts_with("hot:")).unwrap();
+    let text_line = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("hot:"))
+        .unwrap();
     let caret = lines[text_line + 1].find('^').unwrap();
     assert_eq!(&lines[text_line][caret..caret + 1], ">", "{}", out.stderr);
-    assert_eq!(lines[text_line][..caret].matches('>').count(), 1, "the caret sits under the second '>'");
+    assert_eq!(
+        lines[text_line][..caret].matches('>').count(),
+        1,
+        "the caret sits under the second '>'"
+    );
 }
 
 #[test]
 fn vigil_test_passes_the_example_and_fails_a_broken_one_with_a_diff() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let out = run_in(std::path::Path::new(root), &["test", "testdata/rules.test.toml"], None);
+    let out = run_in(
+        std::path::Path::new(root),
+        &["test", "testdata/rules.test.toml"],
+        None,
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("3 passed, 0 failed"), "{}", out.stdout);
 
     let dir = tempdir();
     let example = std::fs::read_to_string(format!("{root}/testdata/rules.test.toml")).unwrap();
-    let broken = example.replace("config = \"job.toml\"", &format!("config = \"{root}/testdata/job.toml\"")).replacen(
-        "time = \"2026-01-01T00:03:00.000Z\"",
-        "time = \"2026-01-01T00:04:00.000Z\"",
-        1,
-    );
-    std::fs::write(dir.path().join("metrics.csv"), std::fs::read(format!("{root}/testdata/metrics.csv")).unwrap()).unwrap();
+    let broken = example
+        .replace(
+            "config = \"job.toml\"",
+            &format!("config = \"{root}/testdata/job.toml\""),
+        )
+        .replacen(
+            "time = \"2026-01-01T00:03:00.000Z\"",
+            "time = \"2026-01-01T00:04:00.000Z\"",
+            1,
+        );
+    std::fs::write(
+        dir.path().join("metrics.csv"),
+        std::fs::read(format!("{root}/testdata/metrics.csv")).unwrap(),
+    )
+    .unwrap();
     write(dir.path(), "broken.test.toml", broken);
     let out = run_in(dir.path(), &["test", "broken.test.toml"], None);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("FAIL"), "{}", out.stdout);
-    assert!(out.stdout.contains("  - ") && out.stdout.contains("time=2026-01-01T00:04:00.000Z"), "{}", out.stdout);
-    assert!(out.stdout.contains("  + ") && out.stdout.contains("time=2026-01-01T00:03:00.000Z"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  - ") && out.stdout.contains("time=2026-01-01T00:04:00.000Z"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("  + ") && out.stdout.contains("time=2026-01-01T00:03:00.000Z"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("2 passed, 1 failed"), "{}", out.stdout);
 }

@@ -19,16 +19,37 @@ fn metrics(rows: usize, start_s: i64) -> String {
         let t = (start_s + i as i64) * 1000 + (x % 1500) as i64;
         let host = x % 7;
         let v = (x >> 8) % 10_000;
-        s.push_str(&format!("{},h{host},{}.{:02}\n", common::rfc3339(t), v / 100, v % 100));
+        s.push_str(&format!(
+            "{},h{host},{}.{:02}\n",
+            common::rfc3339(t),
+            v / 100,
+            v % 100
+        ));
     }
     s
 }
 
 const JOB: &[&str] = &[
-    "--time", "ts", "--key", "host", "--window", "10s", "--slide", "5s", "--max-delay", "2s",
-    "--agg", "count(), avg(value), p95(value), last(value)",
-    "--alert", "hot: avg(value) > 52 for 2 clear avg(value) < 48",
-    "-o", "report.csv", "--alerts", "alerts.csv", "--late-output", "late.csv",
+    "--time",
+    "ts",
+    "--key",
+    "host",
+    "--window",
+    "10s",
+    "--slide",
+    "5s",
+    "--max-delay",
+    "2s",
+    "--agg",
+    "count(), avg(value), p95(value), last(value)",
+    "--alert",
+    "hot: avg(value) > 52 for 2 clear avg(value) < 48",
+    "-o",
+    "report.csv",
+    "--alerts",
+    "alerts.csv",
+    "--late-output",
+    "late.csv",
 ];
 
 fn job_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
@@ -59,7 +80,15 @@ fn killed_at_random_moments_resumes_to_identical_output() {
     let mut seed: u64 = 12345;
     let mut kills = 0;
     for attempt in 0..60 {
-        let args = job_args(&["--checkpoint", "run.ckpt", "--checkpoint-every", "20ms", "-q", "--threads", if attempt % 2 == 0 { "1" } else { "2" }]);
+        let args = job_args(&[
+            "--checkpoint",
+            "run.ckpt",
+            "--checkpoint-every",
+            "20ms",
+            "-q",
+            "--threads",
+            if attempt % 2 == 0 { "1" } else { "2" },
+        ]);
         let mut child = Command::new(common::bin())
             .args(&args)
             .current_dir(dir.path())
@@ -67,14 +96,21 @@ fn killed_at_random_moments_resumes_to_identical_output() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let wait_ms = 30 + (seed >> 33) % 250;
         std::thread::sleep(Duration::from_millis(wait_ms));
         match child.try_wait().unwrap() {
             Some(status) => {
                 let mut err = String::new();
                 use std::io::Read;
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 assert!(status.success(), "run failed: {err}");
                 break;
             }
@@ -86,18 +122,42 @@ fn killed_at_random_moments_resumes_to_identical_output() {
         }
     }
     // finish whatever is left
-    let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt", "-q"]), None);
+    let out = run_in(
+        dir.path(),
+        &job_args(&["--checkpoint", "run.ckpt", "-q"]),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(kills >= 3, "the input should take long enough to be killed several times (killed {kills})");
-    assert!(read(dir.path(), "report.csv") == want_report, "report differs after {kills} kills");
-    assert!(read(dir.path(), "alerts.csv") == want_alerts, "alerts differ after {kills} kills");
-    assert!(read(dir.path(), "late.csv") == want_late, "late records differ after {kills} kills");
+    assert!(
+        kills >= 3,
+        "the input should take long enough to be killed several times (killed {kills})"
+    );
+    assert!(
+        read(dir.path(), "report.csv") == want_report,
+        "report differs after {kills} kills"
+    );
+    assert!(
+        read(dir.path(), "alerts.csv") == want_alerts,
+        "alerts differ after {kills} kills"
+    );
+    assert!(
+        read(dir.path(), "late.csv") == want_late,
+        "late records differ after {kills} kills"
+    );
 }
 
 fn prepared() -> tempfile::TempDir {
     let dir = tempdir();
-    write(dir.path(), "in.csv", format!("ts,host,value\n{}", metrics(2000, 1_767_225_600)));
-    let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt", "-q"]), None);
+    write(
+        dir.path(),
+        "in.csv",
+        format!("ts,host,value\n{}", metrics(2000, 1_767_225_600)),
+    );
+    let out = run_in(
+        dir.path(),
+        &job_args(&["--checkpoint", "run.ckpt", "-q"]),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     dir
 }
@@ -133,13 +193,25 @@ fn checkpoint_of_another_job_is_refused_and_fresh_starts_over() {
     let out = run_in(dir.path(), &args, None);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("different job"), "{}", out.stderr);
-    assert_eq!(read(dir.path(), "report.csv"), report, "a refused run leaves outputs alone");
+    assert_eq!(
+        read(dir.path(), "report.csv"),
+        report,
+        "a refused run leaves outputs alone"
+    );
     args.push("--fresh");
     let out = run_in(dir.path(), &args, None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_ne!(read(dir.path(), "report.csv"), report);
     // threads, -q and --checkpoint-every are not part of the job
-    let out = run_in(dir.path(), &[&args[..args.len() - 1], &["--threads", "3", "--checkpoint-every", "1s", "-q"]].concat(), None);
+    let out = run_in(
+        dir.path(),
+        &[
+            &args[..args.len() - 1],
+            &["--threads", "3", "--checkpoint-every", "1s", "-q"],
+        ]
+        .concat(),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -165,20 +237,36 @@ fn incremental_report(parts: &[String], rotate: bool) -> Vec<u8> {
             std::fs::rename(&path, dir.path().join("in.csv.1")).unwrap();
             std::fs::write(&path, format!("ts,host,value\n{part}")).unwrap();
         } else {
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap();
             use std::io::Write;
             if i == 0 {
                 f.write_all(b"ts,host,value\n").unwrap();
             }
             f.write_all(part.as_bytes()).unwrap();
         }
-        let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt", "--incremental", "-q"]), None);
+        let out = run_in(
+            dir.path(),
+            &job_args(&["--checkpoint", "run.ckpt", "--incremental", "-q"]),
+            None,
+        );
         assert_eq!(out.code, 0, "{}", out.stderr);
         if rotate && i > 0 {
-            assert!(out.stderr.contains("rotated"), "a notice names the rotation: {}", out.stderr);
+            assert!(
+                out.stderr.contains("rotated"),
+                "a notice names the rotation: {}",
+                out.stderr
+            );
         }
     }
-    let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt", "-q"]), None);
+    let out = run_in(
+        dir.path(),
+        &job_args(&["--checkpoint", "run.ckpt", "-q"]),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     read(dir.path(), "report.csv")
 }
@@ -213,11 +301,22 @@ fn rotation_between_incremental_runs_loses_no_record() {
 fn an_unterminated_last_line_waits_for_the_next_incremental_run() {
     let dir = tempdir();
     let path = dir.path().join("in.csv");
-    std::fs::write(&path, "ts,host,value\n2026-01-01T00:00:01Z,h1,1\n2026-01-01T00:00:02Z,h1,").unwrap();
-    let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt", "--incremental"]), None);
+    std::fs::write(
+        &path,
+        "ts,host,value\n2026-01-01T00:00:01Z,h1,1\n2026-01-01T00:00:02Z,h1,",
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &job_args(&["--checkpoint", "run.ckpt", "--incremental"]),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.count("records"), 1);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     use std::io::Write;
     f.write_all(b"5\n").unwrap();
     let out = run_in(dir.path(), &job_args(&["--checkpoint", "run.ckpt"]), None);

@@ -21,7 +21,14 @@ fn threads_1_and_8_give_identical_bytes_on_100k_disordered_records() {
         x ^= x >> 7;
         x ^= x << 17;
         let t = 1_767_225_600_000 + i * 50 - (x % 4000) as i64;
-        s.push_str(&format!("{},h{},m{},{}.{}\n", common::rfc3339(t), x % 97, (x >> 8) % 5, (x >> 16) % 1000, (x >> 24) % 10));
+        s.push_str(&format!(
+            "{},h{},m{},{}.{}\n",
+            common::rfc3339(t),
+            x % 97,
+            (x >> 8) % 5,
+            (x >> 16) % 1000,
+            (x >> 24) % 10
+        ));
     }
     write(dir.path(), "in.csv", s);
     let job = |threads: &str, out: &str| {
@@ -59,14 +66,56 @@ fn late_records_are_counted_and_written_in_input_format() {
          2026-01-01T00:00:50Z,a,3\n\
          2026-01-01T00:01:40Z,a,4\n",
     );
-    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count(), sum(value)", "--late-output", "late.csv"], None);
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1m",
+            "--agg",
+            "count(), sum(value)",
+            "--late-output",
+            "late.csv",
+        ],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.count("late"), 1);
-    assert_eq!(std::fs::read_to_string(dir.path().join("late.csv")).unwrap(), "ts,host,value\n2026-01-01T00:00:50Z,a,3\n");
-    assert!(out.stdout.contains("00:00:00.000Z,2026-01-01T00:01:00.000Z,a,1,1\n"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("late.csv")).unwrap(),
+        "ts,host,value\n2026-01-01T00:00:50Z,a,3\n"
+    );
+    assert!(
+        out.stdout
+            .contains("00:00:00.000Z,2026-01-01T00:01:00.000Z,a,1,1\n"),
+        "{}",
+        out.stdout
+    );
 
     // --max-delay keeps it
-    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count()", "--max-delay", "1m"], None);
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1m",
+            "--agg",
+            "count()",
+            "--max-delay",
+            "1m",
+        ],
+        None,
+    );
     assert_eq!(out.count("late"), 0);
 }
 
@@ -75,10 +124,33 @@ fn a_sliding_record_late_for_some_windows_goes_into_the_others() {
     let dir = tempdir();
     // windows 30s every 10s; after 00:00:45 the watermark is 45s: a record at
     // 00:00:22 belongs to [0,30) (closed), [10,40) (closed) and [20,50) (open).
-    write(dir.path(), "in.csv", "ts,value\n2026-01-01T00:00:05Z,1\n2026-01-01T00:00:45Z,10\n2026-01-01T00:00:22Z,100\n");
-    let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--window", "30s", "--slide", "10s", "--agg", "count(), sum(value)"], None);
+    write(
+        dir.path(),
+        "in.csv",
+        "ts,value\n2026-01-01T00:00:05Z,1\n2026-01-01T00:00:45Z,10\n2026-01-01T00:00:22Z,100\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--window",
+            "30s",
+            "--slide",
+            "10s",
+            "--agg",
+            "count(), sum(value)",
+        ],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.count("late"), 0, "late for some windows only is not late");
+    assert_eq!(
+        out.count("late"),
+        0,
+        "late for some windows only is not late"
+    );
     let rows: Vec<&str> = out.stdout.lines().skip(1).map(|l| &l[11..]).collect();
     assert_eq!(
         rows,
@@ -112,7 +184,11 @@ fn processing_time_windows_close_with_no_further_input() {
     let header = lines.next().unwrap().unwrap();
     let row = lines.next().unwrap().unwrap();
     // The row arrived while stdin is still open: the wall clock closed the window.
-    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(header, "window_start,window_end,count");
     assert!(row.ends_with(",2"), "{row}");
     drop(stdin);
@@ -129,10 +205,31 @@ fn max_keys_drops_new_keys_and_counts_them_the_same_with_any_threads() {
     write(dir.path(), "in.csv", s);
     let mut outs = Vec::new();
     for threads in ["1", "4"] {
-        let out = run_in(dir.path(), &["run", "in.csv", "--time", "ts", "--key", "host", "--max-keys", "20", "--threads", threads, "--window", "1h"], None);
+        let out = run_in(
+            dir.path(),
+            &[
+                "run",
+                "in.csv",
+                "--time",
+                "ts",
+                "--key",
+                "host",
+                "--max-keys",
+                "20",
+                "--threads",
+                threads,
+                "--window",
+                "1h",
+            ],
+            None,
+        );
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(out.count("dropped"), 600, "{}", out.stderr);
-        assert!(out.stderr.contains("--max-keys 20 reached"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("--max-keys 20 reached"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(out.stdout.lines().count(), 21);
         outs.push(out.stdout);
     }

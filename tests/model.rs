@@ -29,16 +29,28 @@ enum Kind {
 }
 
 fn records() -> impl Strategy<Value = Vec<Rec>> {
-    prop::collection::vec((0i64..4000, -3000i64..3000, 0usize..4, prop::option::weighted(0.9, -500i64..5000)), 1..250)
-        .prop_map(|raw| {
-            let mut t = BASE;
-            raw.into_iter()
-                .map(|(step, jitter, k, v)| {
-                    t += step;
-                    Rec { t: t + jitter, key: KEYS[k], v }
-                })
-                .collect()
-        })
+    prop::collection::vec(
+        (
+            0i64..4000,
+            -3000i64..3000,
+            0usize..4,
+            prop::option::weighted(0.9, -500i64..5000),
+        ),
+        1..250,
+    )
+    .prop_map(|raw| {
+        let mut t = BASE;
+        raw.into_iter()
+            .map(|(step, jitter, k, v)| {
+                t += step;
+                Rec {
+                    t: t + jitter,
+                    key: KEYS[k],
+                    v,
+                }
+            })
+            .collect()
+    })
 }
 
 fn fmt_v(v: i64) -> String {
@@ -66,7 +78,11 @@ fn aggregates(m: &Members) -> Vec<Option<f64>> {
     let first = with_v.iter().min_by_key(|x| (x.0, x.1)).and_then(|x| x.2);
     let last = with_v.iter().max_by_key(|x| (x.0, x.1)).and_then(|x| x.2);
     let mean = sum / n as f64;
-    let var = if n >= 2 { Some(vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64) } else { None };
+    let var = if n >= 2 {
+        Some(vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64)
+    } else {
+        None
+    };
     let mut sorted = vals.clone();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let p50 = if n == 0 {
@@ -77,7 +93,11 @@ fn aggregates(m: &Members) -> Vec<Option<f64>> {
         let hi = (lo + 1).min(n - 1);
         Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
     };
-    let mut distinct: Vec<String> = m.iter().filter_map(|x| x.2).map(|v| format!("{v}")).collect();
+    let mut distinct: Vec<String> = m
+        .iter()
+        .filter_map(|x| x.2)
+        .map(|v| format!("{v}"))
+        .collect();
     distinct.sort();
     distinct.dedup();
     let some = |x: f64| if n == 0 { None } else { Some(x) };
@@ -97,7 +117,11 @@ fn aggregates(m: &Members) -> Vec<Option<f64>> {
 }
 
 /// Rows: (order, start, end, key, aggregates), and the late count.
-fn model(recs: &[Rec], kind: Kind, delay: i64) -> (Vec<(i64, i64, i64, String, Vec<Option<f64>>)>, u64) {
+fn model(
+    recs: &[Rec],
+    kind: Kind,
+    delay: i64,
+) -> (Vec<(i64, i64, i64, String, Vec<Option<f64>>)>, u64) {
     let mut rows = Vec::new();
     let mut late = 0;
     let mut wm = i64::MIN;
@@ -115,7 +139,11 @@ fn model(recs: &[Rec], kind: Kind, delay: i64) -> (Vec<(i64, i64, i64, String, V
                 let mut s = r.t.div_euclid(slide) * slide;
                 while s > r.t - size {
                     if s + size > wm {
-                        windows.entry((s, r.key)).or_default().push((r.t, seq, r.v.map(|v| v as f64 / 100.0)));
+                        windows.entry((s, r.key)).or_default().push((
+                            r.t,
+                            seq,
+                            r.v.map(|v| v as f64 / 100.0),
+                        ));
                         any = true;
                     }
                     s -= slide;
@@ -147,8 +175,9 @@ fn model(recs: &[Rec], kind: Kind, delay: i64) -> (Vec<(i64, i64, i64, String, V
                 }
                 let list = open.entry(r.key).or_default();
                 let member = (r.t, seq, r.v.map(|v| v as f64 / 100.0));
-                let (joined, rest): (Vec<_>, Vec<_>) =
-                    list.drain(..).partition(|(s, l, _)| s - gap <= r.t && r.t <= l + gap);
+                let (joined, rest): (Vec<_>, Vec<_>) = list
+                    .drain(..)
+                    .partition(|(s, l, _)| s - gap <= r.t && r.t <= l + gap);
                 *list = rest;
                 if joined.is_empty() && r.t + gap <= wm {
                     late += 1;
@@ -227,9 +256,12 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
     ];
     match kind {
         Kind::Tumbling { size } => args.extend(["--window".into(), format!("{size}ms")]),
-        Kind::Sliding { size, slide } => {
-            args.extend(["--window".into(), format!("{size}ms"), "--slide".into(), format!("{slide}ms")])
-        }
+        Kind::Sliding { size, slide } => args.extend([
+            "--window".into(),
+            format!("{size}ms"),
+            "--slide".into(),
+            format!("{slide}ms"),
+        ]),
         Kind::Session { gap } => args.extend(["--session".into(), format!("{gap}ms")]),
         Kind::Count { n } => args.extend(["--count-window".into(), n.to_string()]),
     }
@@ -259,8 +291,17 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
             match want {
                 None => prop_assert_eq!(cell, "", "column {} of {}", i, line),
                 Some(w) => {
-                    let g: f64 = cell.parse().map_err(|_| TestCaseError::fail(format!("cell '{cell}' in {line}")))?;
-                    prop_assert!(close(g, *w), "column {} of {}: got {} want {}", i, line, g, w);
+                    let g: f64 = cell
+                        .parse()
+                        .map_err(|_| TestCaseError::fail(format!("cell '{cell}' in {line}")))?;
+                    prop_assert!(
+                        close(g, *w),
+                        "column {} of {}: got {} want {}",
+                        i,
+                        line,
+                        g,
+                        w
+                    );
                 }
             }
         }
@@ -271,8 +312,15 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
 fn kinds() -> impl Strategy<Value = Kind> {
     prop_oneof![
         (1i64..20).prop_map(|s| Kind::Tumbling { size: s * 1000 }),
-        (1i64..6, 1i64..4).prop_map(|(k, sl)| Kind::Sliding { size: sl * 1000 * k + 500 * (k % 2), slide: sl * 1000 })
-            .prop_filter("slide <= size", |k| matches!(k, Kind::Sliding { size, slide } if slide <= size)),
+        (1i64..6, 1i64..4)
+            .prop_map(|(k, sl)| Kind::Sliding {
+                size: sl * 1000 * k + 500 * (k % 2),
+                slide: sl * 1000
+            })
+            .prop_filter(
+                "slide <= size",
+                |k| matches!(k, Kind::Sliding { size, slide } if slide <= size)
+            ),
         (1i64..15).prop_map(|g| Kind::Session { gap: g * 1000 }),
         (1usize..8).prop_map(|n| Kind::Count { n }),
     ]

@@ -28,7 +28,18 @@ fn one_file_report_has_spec_columns_times_and_floats() {
     );
     let out = run_in(
         dir.path(),
-        &["run", "m.csv", "--time", "ts", "--key", "host", "--window", "1m", "--agg", "count(), sum(value), avg(value), max(value) as peak"],
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1m",
+            "--agg",
+            "count(), sum(value), avg(value), max(value) as peak",
+        ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -48,10 +59,33 @@ fn one_file_report_has_spec_columns_times_and_floats() {
 #[test]
 fn several_files_are_one_stream_in_order() {
     let dir = tempdir();
-    write(dir.path(), "a.csv", format!("{HEADER}2026-01-01T00:00:10Z,h1,1\n"));
+    write(
+        dir.path(),
+        "a.csv",
+        format!("{HEADER}2026-01-01T00:00:10Z,h1,1\n"),
+    );
     // a different column order in the second file is resolved from its own header
-    write(dir.path(), "b.csv", "host,value,ts\nh1,3,2026-01-01T00:00:40Z\nh1,5,2026-01-01T00:01:10Z\n");
-    let out = run_in(dir.path(), &["run", "a.csv", "b.csv", "--time", "ts", "--key", "host", "--agg", "count(), sum(value)", "-q"], None);
+    write(
+        dir.path(),
+        "b.csv",
+        "host,value,ts\nh1,3,2026-01-01T00:00:40Z\nh1,5,2026-01-01T00:01:10Z\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "a.csv",
+            "b.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--agg",
+            "count(), sum(value)",
+            "-q",
+        ],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         rows(&out.stdout),
@@ -67,11 +101,22 @@ fn several_files_are_one_stream_in_order() {
 fn stdin_and_dash_read_the_same() {
     let dir = tempdir();
     let data = format!("{HEADER}2026-01-01T00:00:10Z,h1,1\n2026-01-01T00:00:11Z,h1,2\n");
-    let a = run_in(dir.path(), &["run", "--time", "ts", "--agg", "sum(value)", "-q"], Some(data.as_bytes()));
-    let b = run_in(dir.path(), &["run", "-", "--time", "ts", "--agg", "sum(value)", "-q"], Some(data.as_bytes()));
+    let a = run_in(
+        dir.path(),
+        &["run", "--time", "ts", "--agg", "sum(value)", "-q"],
+        Some(data.as_bytes()),
+    );
+    let b = run_in(
+        dir.path(),
+        &["run", "-", "--time", "ts", "--agg", "sum(value)", "-q"],
+        Some(data.as_bytes()),
+    );
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.stdout, b.stdout);
-    assert_eq!(rows(&a.stdout), vec!["2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,3"]);
+    assert_eq!(
+        rows(&a.stdout),
+        vec!["2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,3"]
+    );
 }
 
 #[test]
@@ -84,7 +129,23 @@ fn json_lines_with_nested_fields() {
          {\"ts\":1767225620000,\"host\":{\"name\":\"h1\"},\"m\":{\"v\":4}}\n\
          {\"ts\":\"2026-01-01T00:00:30Z\",\"host\":{\"name\":\"h2\"},\"m\":{\"v\":null}}\n",
     );
-    let out = run_in(dir.path(), &["run", "e.jsonl", "--time", "ts", "--key", "host.name", "--agg", "count(), avg(m.v)", "--output-format", "jsonl", "-q"], None);
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "e.jsonl",
+            "--time",
+            "ts",
+            "--key",
+            "host.name",
+            "--agg",
+            "count(), avg(m.v)",
+            "--output-format",
+            "jsonl",
+            "-q",
+        ],
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
@@ -97,10 +158,23 @@ fn json_lines_with_nested_fields() {
 fn tcp_three_concurrent_clients_each_with_a_header() {
     let dir = tempdir();
     // Pick a free port, then let vigil listen on it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = Command::new(common::bin())
-        .args(["run", &format!("tcp://{addr}"), "--time", "ts", "--key", "host", "--agg", "count(), sum(value)"])
+        .args([
+            "run",
+            &format!("tcp://{addr}"),
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--agg",
+            "count(), sum(value)",
+        ])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -145,10 +219,21 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
 #[test]
 fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
     let dir = tempdir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = Command::new(common::bin())
-        .args(["run", &format!("tcp://{addr}"), "--time", "ts", "--agg", "count()"])
+        .args([
+            "run",
+            &format!("tcp://{addr}"),
+            "--time",
+            "ts",
+            "--agg",
+            "count()",
+        ])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,7 +247,8 @@ fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
             Err(e) => panic!("{e}"),
         }
     };
-    c.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,h,1\n2026-01-01T00:0").unwrap();
+    c.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,h,1\n2026-01-01T00:0")
+        .unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc_kill(child.id() as i32, 2) };
@@ -170,7 +256,10 @@ fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("records=2 bad=1 "), "{stderr}");
-    assert!(stderr.contains(":3: "), "bad record reported with its line: {stderr}");
+    assert!(
+        stderr.contains(":3: "),
+        "bad record reported with its line: {stderr}"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(",1\n"));
 }
 
@@ -182,7 +271,16 @@ extern "C" {
 fn bad_input_run(content: &[u8], extra: &[&str]) -> (common::Output, tempfile::TempDir) {
     let dir = tempdir();
     write(dir.path(), "in.csv", content);
-    let mut args = vec!["run", "in.csv", "--time", "ts", "--key", "host", "--agg", "count(), sum(value)"];
+    let mut args = vec![
+        "run",
+        "in.csv",
+        "--time",
+        "ts",
+        "--key",
+        "host",
+        "--agg",
+        "count(), sum(value)",
+    ];
     args.extend_from_slice(extra);
     (run_in(dir.path(), &args, None), dir)
 }
@@ -210,7 +308,11 @@ fn bad_input_of_every_kind_is_counted_and_located() {
     assert_eq!(s["bad"], "4", "{}", out.stderr);
     assert_eq!(s["bad_values"], "2", "{}", out.stderr);
     for line in [":4: ", ":6: ", ":7: ", ":10: "] {
-        assert!(out.stderr.contains(&format!("in.csv{line}")), "missing {line} in {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("in.csv{line}")),
+            "missing {line} in {}",
+            out.stderr
+        );
     }
     assert!(out.stderr.contains("field 'ts'"), "{}", out.stderr);
     let bad = std::fs::read(dir.path().join("bad.txt")).unwrap();
@@ -228,7 +330,10 @@ fn bad_input_of_every_kind_is_counted_and_located() {
 
 #[test]
 fn fail_policy_exits_1_at_the_first_bad_record() {
-    let (out, _dir) = bad_input_run(b"ts,host,value\n2026-01-01T00:00:01Z,h1,1\nnot a time,h1,1\n", &["--on-bad-record", "fail"]);
+    let (out, _dir) = bad_input_run(
+        b"ts,host,value\n2026-01-01T00:00:01Z,h1,1\nnot a time,h1,1\n",
+        &["--on-bad-record", "fail"],
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("in.csv:3:"), "{}", out.stderr);
 }
@@ -236,7 +341,11 @@ fn fail_policy_exits_1_at_the_first_bad_record() {
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     let dir = tempdir();
-    write(dir.path(), "m.csv", format!("{HEADER}2026-01-01T00:00:01Z,h1,1\n"));
+    write(
+        dir.path(),
+        "m.csv",
+        format!("{HEADER}2026-01-01T00:00:01Z,h1,1\n"),
+    );
     write(dir.path(), "bad.toml", "time = \"ts\"\nwindow = [\n");
     for args in [
         vec!["run", "m.csv", "--bogus"],
@@ -246,10 +355,22 @@ fn usage_errors_exit_2_with_one_line() {
         let out = run_in(dir.path(), &args, None);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
         let first = out.stderr.lines().next().unwrap_or("");
-        assert!(!first.is_empty() && (first.contains("error")), "{args:?}: {}", out.stderr);
+        assert!(
+            !first.is_empty() && (first.contains("error")),
+            "{args:?}: {}",
+            out.stderr
+        );
     }
-    let out = run_in(dir.path(), &["run", "m.csv", "--time", "ts", "--key", "nosuch"], None);
-    assert!(out.stderr.contains("'nosuch'") && out.stderr.contains("ts, host, value"), "{}", out.stderr);
+    let out = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "--key", "nosuch"],
+        None,
+    );
+    assert!(
+        out.stderr.contains("'nosuch'") && out.stderr.contains("ts, host, value"),
+        "{}",
+        out.stderr
+    );
     let out = run_in(dir.path(), &["run", "-c", "bad.toml"], None);
     assert!(out.stderr.contains("bad.toml:"), "{}", out.stderr);
 }

@@ -36,7 +36,10 @@ pub enum AggFunc {
 
 impl AggFunc {
     fn numeric(self) -> bool {
-        !matches!(self, AggFunc::Count | AggFunc::CountField | AggFunc::RateCount | AggFunc::Distinct)
+        !matches!(
+            self,
+            AggFunc::Count | AggFunc::CountField | AggFunc::RateCount | AggFunc::Distinct
+        )
     }
 }
 
@@ -54,7 +57,8 @@ const FUNCTIONS: &str =
 
 fn valid_field(f: &str) -> bool {
     !f.is_empty()
-        && f.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '/'))
+        && f.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '/'))
 }
 
 impl AggSpec {
@@ -64,7 +68,11 @@ impl AggSpec {
     /// for p50..p99 and for `quantile(FIELD, q)` when 100q is whole, else
     /// `q{q}_FIELD`.
     pub fn from_call(name: &str, args: &[&str]) -> Result<AggSpec, String> {
-        let args: Vec<&str> = args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).collect();
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+            .collect();
         let field_arg = |n: usize| -> Result<String, String> {
             if args.len() != n {
                 return Err(format!(
@@ -82,12 +90,24 @@ impl AggSpec {
         };
         let simple = |func: AggFunc| -> Result<AggSpec, String> {
             let field = field_arg(1)?;
-            Ok(AggSpec { func, column: format!("{name}_{field}"), field: Some(field) })
+            Ok(AggSpec {
+                func,
+                column: format!("{name}_{field}"),
+                field: Some(field),
+            })
         };
         match name {
-            "count" if args.is_empty() => Ok(AggSpec { func: AggFunc::Count, field: None, column: "count".into() }),
+            "count" if args.is_empty() => Ok(AggSpec {
+                func: AggFunc::Count,
+                field: None,
+                column: "count".into(),
+            }),
             "count" => simple(AggFunc::CountField),
-            "rate" if args.is_empty() => Ok(AggSpec { func: AggFunc::RateCount, field: None, column: "rate".into() }),
+            "rate" if args.is_empty() => Ok(AggSpec {
+                func: AggFunc::RateCount,
+                field: None,
+                column: "rate".into(),
+            }),
             "rate" => simple(AggFunc::Rate),
             "sum" => simple(AggFunc::Sum),
             "avg" | "mean" => simple(AggFunc::Avg),
@@ -114,16 +134,27 @@ impl AggSpec {
                     .parse()
                     .ok()
                     .filter(|q: &f64| (0.0..=1.0).contains(q))
-                    .ok_or_else(|| format!("quantile(): q must be a number from 0 to 1, got '{}'", args[1]))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "quantile(): q must be a number from 0 to 1, got '{}'",
+                            args[1]
+                        )
+                    })?;
                 let pct = q * 100.0;
                 let column = if (pct - pct.round()).abs() < 1e-9 {
                     format!("p{}_{field}", pct.round() as i64)
                 } else {
                     format!("q{q}_{field}")
                 };
-                Ok(AggSpec { func: AggFunc::Quantile(q), field: Some(field), column })
+                Ok(AggSpec {
+                    func: AggFunc::Quantile(q),
+                    field: Some(field),
+                    column,
+                })
             }
-            other => Err(format!("unknown aggregate '{other}'; expected one of {FUNCTIONS}")),
+            other => Err(format!(
+                "unknown aggregate '{other}'; expected one of {FUNCTIONS}"
+            )),
         }
     }
 }
@@ -160,10 +191,16 @@ pub fn parse_agg_list(text: &str) -> Result<Vec<AggSpec>, (usize, String)> {
         let col = offset + lead;
         let item = item.trim();
         if item.is_empty() {
-            return Err((col, format!("expected an aggregate such as count() or avg(value); one of {FUNCTIONS}")));
+            return Err((
+                col,
+                format!("expected an aggregate such as count() or avg(value); one of {FUNCTIONS}"),
+            ));
         }
         let Some(open) = item.find('(') else {
-            return Err((col, format!("expected '(' after '{item}', e.g. {item}(value)")));
+            return Err((
+                col,
+                format!("expected '(' after '{item}', e.g. {item}(value)"),
+            ));
         };
         let name = item[..open].trim();
         let Some(close) = item.rfind(')') else {
@@ -177,19 +214,34 @@ pub fn parse_agg_list(text: &str) -> Result<Vec<AggSpec>, (usize, String)> {
         let mut spec = AggSpec::from_call(name, &args).map_err(|m| (col, m))?;
         let rest = item[close + 1..].trim();
         if !rest.is_empty() {
-            let rest_col = col + close + 1 + (item[close + 1..].len() - item[close + 1..].trim_start().len());
+            let rest_col =
+                col + close + 1 + (item[close + 1..].len() - item[close + 1..].trim_start().len());
             let alias = rest
                 .strip_prefix("as ")
                 .or_else(|| rest.strip_prefix("AS "))
                 .map(str::trim)
-                .ok_or_else(|| (rest_col, format!("expected ',' or 'as NAME' after the call, found '{rest}'")))?;
+                .ok_or_else(|| {
+                    (
+                        rest_col,
+                        format!("expected ',' or 'as NAME' after the call, found '{rest}'"),
+                    )
+                })?;
             if !valid_field(alias) {
-                return Err((rest_col, format!("'{alias}' is not a column name; expected letters, digits and _")));
+                return Err((
+                    rest_col,
+                    format!("'{alias}' is not a column name; expected letters, digits and _"),
+                ));
             }
             spec.column = alias.to_string();
         }
         if specs.iter().any(|s: &AggSpec| s.column == spec.column) {
-            return Err((col, format!("column '{}' appears twice; give one of them another name with 'as'", spec.column)));
+            return Err((
+                col,
+                format!(
+                    "column '{}' appears twice; give one of them another name with 'as'",
+                    spec.column
+                ),
+            ));
         }
         specs.push(spec);
     }
@@ -268,13 +320,22 @@ pub struct AggPlan {
 impl AggPlan {
     pub fn new(specs: &[AggSpec]) -> AggPlan {
         let mut slots: Vec<InputSlot> = Vec::new();
-        let numeric_fields: Vec<&str> =
-            specs.iter().filter(|s| s.func.numeric()).filter_map(|s| s.field.as_deref()).collect();
+        let numeric_fields: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.func.numeric())
+            .filter_map(|s| s.field.as_deref())
+            .collect();
         let slot_of = |field: &str, numeric: bool, slots: &mut Vec<InputSlot>| -> usize {
-            match slots.iter().position(|s| s.field == field && s.numeric == numeric) {
+            match slots
+                .iter()
+                .position(|s| s.field == field && s.numeric == numeric)
+            {
                 Some(i) => i,
                 None => {
-                    slots.push(InputSlot { field: field.to_string(), numeric });
+                    slots.push(InputSlot {
+                        field: field.to_string(),
+                        numeric,
+                    });
                     slots.len() - 1
                 }
             }
@@ -304,7 +365,11 @@ impl AggPlan {
                 _ => {}
             }
         }
-        AggPlan { slots, needs, outputs }
+        AggPlan {
+            slots,
+            needs,
+            outputs,
+        }
     }
 
     /// Slots the decoder fills for each record, in order.
@@ -421,7 +486,13 @@ impl AggPlan {
         for &(func, slot) in &self.outputs {
             let acc = slot.map(|s| &state.slots[s]);
             let n = acc.map_or(0, |a| a.n);
-            let float = |present: bool, v: f64| if present { AggValue::Float(v) } else { AggValue::Null };
+            let float = |present: bool, v: f64| {
+                if present {
+                    AggValue::Float(v)
+                } else {
+                    AggValue::Null
+                }
+            };
             let v = match func {
                 AggFunc::Count => AggValue::Int(state.count),
                 AggFunc::CountField => AggValue::Int(n),
@@ -434,14 +505,20 @@ impl AggPlan {
                         AggFunc::Min => float(n > 0, a.min),
                         AggFunc::Max => float(n > 0, a.max),
                         AggFunc::Var => float(n >= 2, a.m2 / n.saturating_sub(1).max(1) as f64),
-                        AggFunc::Stddev => float(n >= 2, (a.m2 / n.saturating_sub(1).max(1) as f64).sqrt()),
+                        AggFunc::Stddev => {
+                            float(n >= 2, (a.m2 / n.saturating_sub(1).max(1) as f64).sqrt())
+                        }
                         AggFunc::First => a.first.map_or(AggValue::Null, |f| AggValue::Float(f.2)),
                         AggFunc::Last => a.last.map_or(AggValue::Null, |l| AggValue::Float(l.2)),
                         AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum / secs),
-                        AggFunc::Quantile(q) => {
-                            a.quantiles.as_ref().and_then(|x| x.quantile(q)).map_or(AggValue::Null, AggValue::Float)
+                        AggFunc::Quantile(q) => a
+                            .quantiles
+                            .as_ref()
+                            .and_then(|x| x.quantile(q))
+                            .map_or(AggValue::Null, AggValue::Float),
+                        AggFunc::Distinct => {
+                            AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count()))
                         }
-                        AggFunc::Distinct => AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count())),
                         AggFunc::Count | AggFunc::CountField | AggFunc::RateCount => unreachable!(),
                     }
                 }
@@ -485,11 +562,20 @@ mod tests {
 
     #[test]
     fn parses_lists_with_aliases_and_nested_commas() {
-        let specs = parse_agg_list("count(), avg(value), p95(latency_ms) as p95_lat, quantile(x, 0.999), mean(y)").unwrap();
+        let specs = parse_agg_list(
+            "count(), avg(value), p95(latency_ms) as p95_lat, quantile(x, 0.999), mean(y)",
+        )
+        .unwrap();
         let cols: Vec<&str> = specs.iter().map(|s| s.column.as_str()).collect();
-        assert_eq!(cols, ["count", "avg_value", "p95_lat", "q0.999_x", "mean_y"]);
+        assert_eq!(
+            cols,
+            ["count", "avg_value", "p95_lat", "q0.999_x", "mean_y"]
+        );
         assert_eq!(specs[3].func, AggFunc::Quantile(0.999));
-        assert_eq!(parse_agg_list("quantile(x, 0.9)").unwrap()[0].column, "p90_x");
+        assert_eq!(
+            parse_agg_list("quantile(x, 0.9)").unwrap()[0].column,
+            "p90_x"
+        );
     }
 
     #[test]
@@ -497,17 +583,36 @@ mod tests {
         let (col, msg) = parse_agg_list("count(), avgg(value)").unwrap_err();
         assert_eq!(col, 9);
         assert!(msg.contains("unknown aggregate 'avgg'"), "{msg}");
-        assert!(parse_agg_list("count(), avg(value").unwrap_err().1.contains("')'"));
-        assert!(parse_agg_list("sum(a) as").unwrap_err().1.contains("as NAME"));
-        assert!(parse_agg_list("sum()").unwrap_err().1.contains("takes 1 argument"));
-        assert!(parse_agg_list("quantile(x, 2)").unwrap_err().1.contains("from 0 to 1"));
-        assert!(parse_agg_list("sum(a), sum(a)").unwrap_err().1.contains("twice"));
+        assert!(parse_agg_list("count(), avg(value")
+            .unwrap_err()
+            .1
+            .contains("')'"));
+        assert!(parse_agg_list("sum(a) as")
+            .unwrap_err()
+            .1
+            .contains("as NAME"));
+        assert!(parse_agg_list("sum()")
+            .unwrap_err()
+            .1
+            .contains("takes 1 argument"));
+        assert!(parse_agg_list("quantile(x, 2)")
+            .unwrap_err()
+            .1
+            .contains("from 0 to 1"));
+        assert!(parse_agg_list("sum(a), sum(a)")
+            .unwrap_err()
+            .1
+            .contains("twice"));
     }
 
     #[test]
     fn every_function_against_a_naive_computation() {
         let (p, _) = plan("count(), count(v), sum(v), avg(v), min(v), max(v), stddev(v), var(v), first(v), last(v), rate(v), rate(), p50(v), distinct(v)");
-        assert_eq!(p.input_slots().len(), 2, "one numeric and one hashed slot for v");
+        assert_eq!(
+            p.input_slots().len(),
+            2,
+            "one numeric and one hashed slot for v"
+        );
         let vals = [3.0, -1.0, 4.0, 1.5];
         let times = [20, 10, 10, 30];
         let mut s = p.new_state();
@@ -538,7 +643,9 @@ mod tests {
         ];
         for (i, (g, w)) in out.iter().zip(&want).enumerate() {
             match (g, w) {
-                (AggValue::Float(a), AggValue::Float(b)) => assert!((a - b).abs() < 1e-12, "#{i}: {a} vs {b}"),
+                (AggValue::Float(a), AggValue::Float(b)) => {
+                    assert!((a - b).abs() < 1e-12, "#{i}: {a} vs {b}")
+                }
                 _ => assert_eq!(g, w, "#{i}"),
             }
         }
@@ -577,7 +684,10 @@ mod tests {
         p.finish(&a, 1000, &mut y);
         for (g, w) in x.iter().zip(&y) {
             match (g, w) {
-                (AggValue::Float(a), AggValue::Float(b)) => assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0) || (a - b).abs() <= a.abs() * 0.011, "{a} vs {b}"),
+                (AggValue::Float(a), AggValue::Float(b)) => assert!(
+                    (a - b).abs() <= 1e-9 * a.abs().max(1.0) || (a - b).abs() <= a.abs() * 0.011,
+                    "{a} vs {b}"
+                ),
                 _ => assert_eq!(g, w),
             }
         }
@@ -587,7 +697,10 @@ mod tests {
     fn values_are_written_like_rust_display() {
         assert_eq!(text(AggValue::Float(60.0)), "60");
         assert_eq!(text(AggValue::Float(0.5)), "0.5");
-        assert_eq!(text(AggValue::Float(2018.4269999999992)), "2018.4269999999992");
+        assert_eq!(
+            text(AggValue::Float(2018.4269999999992)),
+            "2018.4269999999992"
+        );
         assert_eq!(text(AggValue::Float(1e21)), "1000000000000000000000");
         assert_eq!(text(AggValue::Float(-0.0)), "0");
         assert_eq!(text(AggValue::Int(7)), "7");
@@ -614,7 +727,12 @@ mod tests {
         let (p, _) = plan("count(), p50(v), distinct(v)");
         let mut s = p.new_state();
         for i in 0..2000u64 {
-            p.update(&mut s, 0, i, &[SlotValue::Num(i as f64), SlotValue::Hash(i)]);
+            p.update(
+                &mut s,
+                0,
+                i,
+                &[SlotValue::Num(i as f64), SlotValue::Hash(i)],
+            );
         }
         let bytes = postcard::to_stdvec(&s).unwrap();
         let back: AggState = postcard::from_bytes(&bytes).unwrap();

@@ -44,7 +44,11 @@ impl std::ops::DerefMut for Sketch {
 }
 
 fn new_sketch() -> Sketch {
-    Sketch(DDSketch::new(Config::new(SKETCH_ALPHA, SKETCH_BINS, SKETCH_MIN)))
+    Sketch(DDSketch::new(Config::new(
+        SKETCH_ALPHA,
+        SKETCH_BINS,
+        SKETCH_MIN,
+    )))
 }
 
 /// Values for percentiles.
@@ -204,7 +208,9 @@ fn mix(mut z: u64) -> u64 {
 
 impl Hll {
     pub fn new() -> Hll {
-        Hll { registers: vec![0; HLL_M] }
+        Hll {
+            registers: vec![0; HLL_M],
+        }
     }
 
     #[inline]
@@ -237,7 +243,11 @@ impl Hll {
             }
         }
         let raw = alpha * m * m / sum;
-        let est = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
+        let est = if raw <= 2.5 * m && zeros > 0 {
+            m * (m / zeros as f64).ln()
+        } else {
+            raw
+        };
         est.round() as u64
     }
 }
@@ -286,8 +296,14 @@ mod tests {
     #[test]
     fn sketch_within_one_percent_on_100k_values() {
         for (name, gen) in [
-            ("lognormal-ish", Box::new(|r: &mut Rng| (r.unit() * 8.0).exp()) as Box<dyn Fn(&mut Rng) -> f64>),
-            ("uniform with negatives", Box::new(|r: &mut Rng| r.unit() * 2000.0 - 500.0)),
+            (
+                "lognormal-ish",
+                Box::new(|r: &mut Rng| (r.unit() * 8.0).exp()) as Box<dyn Fn(&mut Rng) -> f64>,
+            ),
+            (
+                "uniform with negatives",
+                Box::new(|r: &mut Rng| r.unit() * 2000.0 - 500.0),
+            ),
         ] {
             let mut rng = Rng(42);
             let mut q = Quantiles::default();
@@ -318,7 +334,10 @@ mod tests {
             b.add((i + 600) as f64);
         }
         a.merge(&b);
-        assert!(matches!(a, Quantiles::Sketch(_)), "1200 values switch to the sketch");
+        assert!(
+            matches!(a, Quantiles::Sketch(_)),
+            "1200 values switch to the sketch"
+        );
         let median = a.quantile(0.5).unwrap();
         assert!((median - 599.5).abs() <= 599.5 * 0.011, "{median}");
     }

@@ -53,7 +53,8 @@ fn top_level_words(text: &str) -> Vec<(usize, &str)> {
             b')' => depth -= 1,
             c if depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.')
+                {
                     i += 1;
                 }
                 out.push((start, &text[start..i]));
@@ -73,7 +74,11 @@ fn char_col(text: &str, byte: usize) -> usize {
 impl Rule {
     /// `index` is the rule's position (0-based), used for a default name (`rule1`, ...).
     pub fn parse(text: &str, index: usize) -> Result<Rule, ExprError> {
-        let err = |byte: usize, message: String| ExprError { text: text.to_string(), column: char_col(text, byte), message };
+        let err = |byte: usize, message: String| ExprError {
+            text: text.to_string(),
+            column: char_col(text, byte),
+            message,
+        };
         // NAME ':' at the start
         let trimmed_start = text.len() - text.trim_start().len();
         let mut body_start = trimmed_start;
@@ -126,14 +131,27 @@ impl Rule {
             }
             Expr::parse(sub.trim()).map_err(|e| {
                 let base = char_col(text, start + lead);
-                ExprError { text: text.to_string(), column: base + e.column, message: e.message }
+                ExprError {
+                    text: text.to_string(),
+                    column: base + e.column,
+                    message: e.message,
+                }
             })
         };
         let cond_text = text[body_start..cond_end].trim();
         let condition = match absent_duration(cond_text) {
             Some(Ok(ms)) => Condition::Absent(ms),
-            Some(Err(m)) => return Err(err(body_start + (text[body_start..].len() - text[body_start..].trim_start().len()), m)),
-            None => Condition::Expr(parse_sub(body_start, cond_end, "a condition such as avg(value) > 90")?),
+            Some(Err(m)) => {
+                return Err(err(
+                    body_start + (text[body_start..].len() - text[body_start..].trim_start().len()),
+                    m,
+                ))
+            }
+            None => Condition::Expr(parse_sub(
+                body_start,
+                cond_end,
+                "a condition such as avg(value) > 90",
+            )?),
         };
         let mut for_windows = 1;
         let mut clear = None;
@@ -149,25 +167,44 @@ impl Rule {
                 }
                 "clear" => {
                     if matches!(condition, Condition::Absent(_)) {
-                        return Err(err(marks[i].0, "absent() resolves when the key has records again; it takes no 'clear'".into()));
+                        return Err(err(
+                            marks[i].0,
+                            "absent() resolves when the key has records again; it takes no 'clear'"
+                                .into(),
+                        ));
                     }
                     clear = Some(parse_sub(start, end, "a condition after 'clear'")?);
                 }
                 _ => {
-                    if value.is_empty() || !value.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                    if value.is_empty()
+                        || !value
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    {
                         return Err(err(start + 1, format!("expected one word after 'severity' (e.g. critical), found '{value}'")));
                     }
                     severity = value.to_string();
                 }
             }
         }
-        Ok(Rule { name, text: text.trim().to_string(), condition, for_windows, clear, severity })
+        Ok(Rule {
+            name,
+            text: text.trim().to_string(),
+            condition,
+            for_windows,
+            clear,
+            severity,
+        })
     }
 }
 
 /// `absent(DUR)` alone: Some(Ok(ms)); `absent(...)` malformed: Some(Err); else None.
 fn absent_duration(cond: &str) -> Option<Result<i64, String>> {
-    let inner = cond.strip_prefix("absent")?.trim_start().strip_prefix('(')?.strip_suffix(')')?;
+    let inner = cond
+        .strip_prefix("absent")?
+        .trim_start()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
     Some(crate::time::parse_duration(inner.trim()).map_err(|e| format!("absent(DUR): {e}")))
 }
 
@@ -201,7 +238,13 @@ impl AlertTracker {
     /// that consecutive windows differ by 1 (start / slide for time windows).
     /// `condition` and `clear` are the evaluated conditions (clear: None when the
     /// rule has no clear condition).
-    pub fn on_window(&mut self, for_windows: u32, window_index: i64, condition: bool, clear: Option<bool>) -> Option<Transition> {
+    pub fn on_window(
+        &mut self,
+        for_windows: u32,
+        window_index: i64,
+        condition: bool,
+        clear: Option<bool>,
+    ) -> Option<Transition> {
         let consecutive = self.last_index == Some(window_index - 1);
         self.last_index = Some(window_index);
         match self.phase {
@@ -281,18 +324,26 @@ mod tests {
         assert_eq!(r.for_windows, 3);
         assert_eq!(r.severity, "critical");
         assert!(r.clear.is_some());
-        let Condition::Expr(e) = &r.condition else { panic!("expression") };
+        let Condition::Expr(e) = &r.condition else {
+            panic!("expression")
+        };
         assert_eq!(e.text(), "avg(value) > 90 and metric == \"cpu\"");
     }
 
     #[test]
     fn defaults_keywords_in_strings_and_absent() {
         let r = Rule::parse("msg == \"for 3 clear\"", 4).unwrap();
-        assert_eq!((r.name.as_str(), r.for_windows, r.severity.as_str()), ("rule5", 1, "warning"));
+        assert_eq!(
+            (r.name.as_str(), r.for_windows, r.severity.as_str()),
+            ("rule5", 1, "warning")
+        );
         assert!(r.clear.is_none());
         let a = Rule::parse("dead: absent(5m) severity page", 0).unwrap();
         assert!(matches!(a.condition, Condition::Absent(300_000)));
-        assert!(Rule::parse("absent(5x)", 0).unwrap_err().message.contains("absent(DUR)"));
+        assert!(Rule::parse("absent(5x)", 0)
+            .unwrap_err()
+            .message
+            .contains("absent(DUR)"));
     }
 
     #[test]
@@ -308,14 +359,28 @@ mod tests {
         assert_eq!(e.column, 30, "{e}");
     }
 
-    fn run(t: &mut AlertTracker, n: u32, windows: &[(i64, bool, Option<bool>)]) -> Vec<Option<Transition>> {
-        windows.iter().map(|&(i, c, cl)| t.on_window(n, i, c, cl)).collect()
+    fn run(
+        t: &mut AlertTracker,
+        n: u32,
+        windows: &[(i64, bool, Option<bool>)],
+    ) -> Vec<Option<Transition>> {
+        windows
+            .iter()
+            .map(|&(i, c, cl)| t.on_window(n, i, c, cl))
+            .collect()
     }
 
     #[test]
     fn fires_after_exactly_n_consecutive_windows() {
         let mut t = AlertTracker::default();
-        assert_eq!(run(&mut t, 3, &[(0, true, None), (1, true, None), (2, true, None)]), [None, None, Some(Firing)]);
+        assert_eq!(
+            run(
+                &mut t,
+                3,
+                &[(0, true, None), (1, true, None), (2, true, None)]
+            ),
+            [None, None, Some(Firing)]
+        );
         assert!(t.is_firing());
         let mut one = AlertTracker::default();
         assert_eq!(one.on_window(1, 7, true, None), Some(Firing));
@@ -324,11 +389,36 @@ mod tests {
     #[test]
     fn pending_breaks_on_a_false_window_or_a_gap() {
         let mut t = AlertTracker::default();
-        assert_eq!(run(&mut t, 3, &[(0, true, None), (1, true, None), (2, false, None), (3, true, None), (4, true, None)]), [None; 5]);
+        assert_eq!(
+            run(
+                &mut t,
+                3,
+                &[
+                    (0, true, None),
+                    (1, true, None),
+                    (2, false, None),
+                    (3, true, None),
+                    (4, true, None)
+                ]
+            ),
+            [None; 5]
+        );
         assert_eq!(t.on_window(3, 5, true, None), Some(Firing));
         let mut g = AlertTracker::default();
         // window 2 had no records: 0,1 then 3,4 are two runs of two
-        assert_eq!(run(&mut g, 3, &[(0, true, None), (1, true, None), (3, true, None), (4, true, None)]), [None; 4]);
+        assert_eq!(
+            run(
+                &mut g,
+                3,
+                &[
+                    (0, true, None),
+                    (1, true, None),
+                    (3, true, None),
+                    (4, true, None)
+                ]
+            ),
+            [None; 4]
+        );
         assert!(!g.is_idle(), "still pending");
     }
 

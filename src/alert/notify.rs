@@ -38,10 +38,19 @@ pub struct Notifier {
 }
 
 fn run_one(command: &str, job: &Job, timeout: Duration, stats: &Mutex<NotifyStats>) {
-    let rule = job.env.iter().find(|(k, _)| *k == "VIGIL_RULE").map(|(_, v)| v.as_str()).unwrap_or("");
+    let rule = job
+        .env
+        .iter()
+        .find(|(k, _)| *k == "VIGIL_RULE")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     stats.lock().expect("stats").started += 1;
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
     cmd.envs(job.env.iter().map(|(k, v)| (*k, v.as_str())));
     // A process group of its own, so a timeout ends the command's children too.
     cmd.process_group(0);
@@ -75,7 +84,10 @@ fn run_one(command: &str, job: &Job, timeout: Duration, stats: &Mutex<NotifyStat
                 let _ = child.kill();
                 let _ = child.wait();
                 stats.lock().expect("stats").timed_out += 1;
-                eprintln!("vigil: --on-alert command timed out after {:.1}s for rule {rule}; killed", timeout.as_secs_f64());
+                eprintln!(
+                    "vigil: --on-alert command timed out after {:.1}s for rule {rule}; killed",
+                    timeout.as_secs_f64()
+                );
                 return;
             }
             Ok(None) => std::thread::sleep(POLL),
@@ -108,14 +120,21 @@ impl Notifier {
                     .expect("spawn notifier thread")
             })
             .collect();
-        Notifier { tx: Some(tx), workers, stats }
+        Notifier {
+            tx: Some(tx),
+            workers,
+            stats,
+        }
     }
 
     /// Queues one event. `json_line` has no trailing newline; `env` holds the
     /// VIGIL_* variables. Never blocks.
     pub fn notify(&self, json_line: String, env: Vec<(&'static str, String)>) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(Job { json: json_line, env }) {
+        match tx.try_send(Job {
+            json: json_line,
+            env,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 let mut s = self.stats.lock().expect("stats");
@@ -143,7 +162,10 @@ mod tests {
     use super::*;
 
     fn env(rule: &str, key: &str) -> Vec<(&'static str, String)> {
-        vec![("VIGIL_RULE", rule.to_string()), ("VIGIL_KEY", key.to_string())]
+        vec![
+            ("VIGIL_RULE", rule.to_string()),
+            ("VIGIL_KEY", key.to_string()),
+        ]
     }
 
     #[test]
@@ -151,14 +173,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.txt");
         let pwned = dir.path().join("pwned");
-        let cmd = format!("cat > {0}.json; printf '%s|%s' \"$VIGIL_RULE\" \"$VIGIL_KEY\" > {0}", out.display());
+        let cmd = format!(
+            "cat > {0}.json; printf '%s|%s' \"$VIGIL_RULE\" \"$VIGIL_KEY\" > {0}",
+            out.display()
+        );
         let n = Notifier::new(cmd, 2, Duration::from_secs(5));
         let evil = format!("$(touch {})", pwned.display());
         n.notify(format!("{{\"host\":\"{evil}\"}}"), env("r1", &evil));
         let s = n.finish();
         assert_eq!((s.started, s.failed, s.timed_out), (1, 0, 0));
         assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("r1|{evil}"));
-        assert!(std::fs::read_to_string(format!("{}.json", out.display())).unwrap().contains(&evil));
+        assert!(std::fs::read_to_string(format!("{}.json", out.display()))
+            .unwrap()
+            .contains(&evil));
         assert!(!pwned.exists(), "the key ran as a command");
 
         let n = Notifier::new("exit 3".into(), 1, Duration::from_secs(5));
@@ -171,6 +198,9 @@ mod tests {
         n.notify("{}".into(), env("slow", "k"));
         let s = n.finish();
         assert_eq!(s.timed_out, 1);
-        assert!(started.elapsed() < Duration::from_secs(5), "the timeout ended the command");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the timeout ended the command"
+        );
     }
 }

@@ -43,6 +43,9 @@ pub enum Command {
     Test(TestArgs),
     /// Print a shell completion script on stdout.
     Completions(CompletionArgs),
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod args;
 pub mod check;
 pub mod config;
 pub mod jobfile;
+pub mod man;
 pub mod ruletest;
 
 pub use config::{

@@ -40,7 +40,10 @@ struct TestCase {
 type Event = BTreeMap<String, String>;
 
 fn render(e: &Event) -> String {
-    e.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    e.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn run(files: &[PathBuf]) -> Result<i32> {
@@ -56,9 +59,13 @@ pub fn run(files: &[PathBuf]) -> Result<i32> {
 }
 
 fn run_file(path: &Path) -> Result<(usize, usize)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
     let spec: TestFile = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(0);
         Error::usage(format!("{}:{line}: {}", path.display(), e.message().trim()))
     })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -67,23 +74,36 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
         (Some(c), None) => dir.join(c),
         (None, Some(table)) => {
             let p = work.join("job.toml");
-            let body = toml::to_string(table).map_err(|e| Error::usage(format!("{}: [job]: {e}", path.display())))?;
+            let body = toml::to_string(table)
+                .map_err(|e| Error::usage(format!("{}: [job]: {e}", path.display())))?;
             std::fs::write(&p, body).map_err(|e| Error::io("cannot write", &p, e))?;
             p
         }
-        _ => return Err(Error::usage(format!("{}: give either config = \"job.toml\" or a [job] table", path.display()))),
+        _ => {
+            return Err(Error::usage(format!(
+                "{}: give either config = \"job.toml\" or a [job] table",
+                path.display()
+            )))
+        }
     };
     if spec.tests.is_empty() {
-        return Err(Error::usage(format!("{}: no [[test]] cases", path.display())));
+        return Err(Error::usage(format!(
+            "{}: no [[test]] cases",
+            path.display()
+        )));
     }
     let (mut passed, mut failed) = (0, 0);
     for (i, case) in spec.tests.iter().enumerate() {
-        let name = case.name.clone().unwrap_or_else(|| format!("test {}", i + 1));
+        let name = case
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("test {}", i + 1));
         let input = match (&case.input, &case.input_file) {
             (Some(inline), None) => {
                 let ext = case.input_format.as_deref().unwrap_or("csv");
                 let p = work.join(format!("input-{i}.{ext}"));
-                std::fs::write(&p, inline.trim_start_matches('\n')).map_err(|e| Error::io("cannot write", &p, e))?;
+                std::fs::write(&p, inline.trim_start_matches('\n'))
+                    .map_err(|e| Error::io("cannot write", &p, e))?;
                 p
             }
             (None, Some(f)) => dir.join(f),
@@ -95,7 +115,11 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
             }
         };
         let alerts = work.join(format!("alerts-{i}.jsonl"));
-        let args = JobArgs { config: Some(job_path.clone()), quiet: true, ..JobArgs::default() };
+        let args = JobArgs {
+            config: Some(job_path.clone()),
+            quiet: true,
+            ..JobArgs::default()
+        };
         let mut job = Job::from_args(&[input.display().to_string()], &args)?;
         job.inputs = vec![InputSpec::File(input.clone())];
         job.output = Some(work.join(format!("report-{i}.csv")));
@@ -114,7 +138,10 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
             .collect();
         // Compare only the fields each expectation names (value is optional).
         let matches = expected.len() == actual.len()
-            && expected.iter().zip(&actual).all(|(e, a)| e.iter().all(|(k, v)| a.get(k) == Some(v)));
+            && expected
+                .iter()
+                .zip(&actual)
+                .all(|(e, a)| e.iter().all(|(k, v)| a.get(k) == Some(v)));
         if matches {
             passed += 1;
             println!("ok   {}: {name}", path.display());
@@ -126,7 +153,11 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
                 .iter()
                 .enumerate()
                 .map(|(j, a)| match expected.get(j) {
-                    Some(e) => a.iter().filter(|(k, _)| e.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    Some(e) => a
+                        .iter()
+                        .filter(|(k, _)| e.contains_key(*k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     None => a.clone(),
                 })
                 .collect();
@@ -162,14 +193,21 @@ fn read_events(path: &Path, job: &Job) -> Result<Vec<Event>> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| Error::runtime(format!("reading alert events: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::runtime(format!("reading alert events: {e}")))?;
         let mut e = Event::new();
-        for field in ["time", "rule", "severity", "state"].iter().map(|s| s.to_string()).chain(job.key.iter().cloned()).chain(["value".to_string()]) {
+        for field in ["time", "rule", "severity", "state"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(job.key.iter().cloned())
+            .chain(["value".to_string()])
+        {
             let s = match v.get(&field) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Null) | None => String::new(),
-                Some(serde_json::Value::Number(n)) => n.as_f64().map(|f| format!("{f}")).unwrap_or_default(),
+                Some(serde_json::Value::Number(n)) => {
+                    n.as_f64().map(|f| format!("{f}")).unwrap_or_default()
+                }
                 Some(other) => other.to_string(),
             };
             e.insert(field, s);
@@ -180,7 +218,11 @@ fn read_events(path: &Path, job: &Job) -> Result<Vec<Event>> {
 }
 
 fn tempdir() -> Result<PathBuf> {
-    let base = std::env::temp_dir().join(format!("vigil-test-{}-{}", std::process::id(), crate::source::now_ms()));
+    let base = std::env::temp_dir().join(format!(
+        "vigil-test-{}-{}",
+        std::process::id(),
+        crate::source::now_ms()
+    ));
     std::fs::create_dir_all(&base).map_err(|e| Error::io("cannot create", &base, e))?;
     Ok(base)
 }

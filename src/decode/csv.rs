@@ -66,10 +66,12 @@ fn split_fields(
             match line.get(i) {
                 None => return Ok(()),
                 Some(&c) if c == delimiter => pos = i + 1,
-                Some(_) => return Err(DecodeError::new(format!(
+                Some(_) => {
+                    return Err(DecodeError::new(format!(
                     "unexpected character after closing quote at byte {}; expected the delimiter",
                     i + 1
-                ))),
+                )))
+                }
             }
         } else {
             match memchr::memchr(delimiter, &line[pos..]) {

@@ -31,7 +31,14 @@ pub struct ExprError {
 
 impl fmt::Display for ExprError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (column {})\n  {}\n  {}^", self.message, self.column + 1, self.text, " ".repeat(self.column))
+        write!(
+            f,
+            "{} (column {})\n  {}\n  {}^",
+            self.message,
+            self.column + 1,
+            self.text,
+            " ".repeat(self.column)
+        )
     }
 }
 impl std::error::Error for ExprError {}
@@ -66,14 +73,25 @@ enum Node {
     Num(f64),
     Str(Vec<u8>),
     Bool(bool),
-    Field { name: String, col: usize },
-    Call { name: String, args: Vec<String>, col: usize },
+    Field {
+        name: String,
+        col: usize,
+    },
+    Call {
+        name: String,
+        args: Vec<String>,
+        col: usize,
+    },
     /// a resolved field or call
     Slot(usize),
     Neg(Box<Node>),
     Not(Box<Node>),
     Bin(BinOp, Box<Node>, Box<Node>),
-    Match { negate: bool, left: Box<Node>, re: Regex },
+    Match {
+        negate: bool,
+        left: Box<Node>,
+        re: Regex,
+    },
 }
 
 /// A parsed expression (AST kept with the source text for error reporting).
@@ -118,7 +136,11 @@ struct Lexer<'t> {
 
 impl<'t> Lexer<'t> {
     fn err(&self, col: usize, message: impl Into<String>) -> ExprError {
-        ExprError { text: self.text.to_string(), column: col, message: message.into() }
+        ExprError {
+            text: self.text.to_string(),
+            column: col,
+            message: message.into(),
+        }
     }
 
     /// Next token and its column.
@@ -127,7 +149,9 @@ impl<'t> Lexer<'t> {
             self.pos += 1;
         }
         let start = self.pos;
-        let Some(&c) = self.chars.get(self.pos) else { return Ok((Tok::End, start)) };
+        let Some(&c) = self.chars.get(self.pos) else {
+            return Ok((Tok::End, start));
+        };
         let peek = self.chars.get(self.pos + 1).copied();
         let two = |s: &'static str| (Tok::Op(s), 2);
         let (tok, len) = match (c, peek) {
@@ -149,14 +173,23 @@ impl<'t> Lexer<'t> {
             ('-', _) => (Tok::Op("-"), 1),
             ('*', _) => (Tok::Op("*"), 1),
             ('/', _) => (Tok::Op("/"), 1),
-            ('=', _) => return Err(self.err(start, "expected '==' to compare ('=' alone is not an operator)")),
+            ('=', _) => {
+                return Err(self.err(
+                    start,
+                    "expected '==' to compare ('=' alone is not an operator)",
+                ))
+            }
             ('"' | '\'', _) => {
                 let quote = c;
                 let mut s = String::new();
                 let mut i = self.pos + 1;
                 loop {
                     match self.chars.get(i) {
-                        None => return Err(self.err(start, "unterminated string: expected a closing quote")),
+                        None => {
+                            return Err(
+                                self.err(start, "unterminated string: expected a closing quote")
+                            )
+                        }
                         Some('\\') => {
                             match self.chars.get(i + 1) {
                                 Some(&e) => s.push(e),
@@ -174,22 +207,29 @@ impl<'t> Lexer<'t> {
                 self.pos = i + 1;
                 return Ok((Tok::Str(s.into_bytes()), start));
             }
-            (d, _) if d.is_ascii_digit() || (d == '.' && peek.is_some_and(|p| p.is_ascii_digit())) => {
+            (d, _)
+                if d.is_ascii_digit() || (d == '.' && peek.is_some_and(|p| p.is_ascii_digit())) =>
+            {
                 let mut i = self.pos;
                 while i < self.chars.len()
                     && (self.chars[i].is_ascii_alphanumeric()
                         || self.chars[i] == '.'
-                        || ((self.chars[i] == '+' || self.chars[i] == '-') && matches!(self.chars[i - 1], 'e' | 'E')))
+                        || ((self.chars[i] == '+' || self.chars[i] == '-')
+                            && matches!(self.chars[i - 1], 'e' | 'E')))
                 {
                     i += 1;
                 }
                 let lit: String = self.chars[self.pos..i].iter().collect();
-                let v: f64 = lit.parse().map_err(|_| self.err(start, format!("'{lit}' is not a number")))?;
+                let v: f64 = lit
+                    .parse()
+                    .map_err(|_| self.err(start, format!("'{lit}' is not a number")))?;
                 (Tok::Num(v), i - self.pos)
             }
             (a, _) if a.is_alphabetic() || a == '_' => {
                 let mut i = self.pos;
-                while i < self.chars.len() && (self.chars[i].is_alphanumeric() || matches!(self.chars[i], '_' | '.')) {
+                while i < self.chars.len()
+                    && (self.chars[i].is_alphanumeric() || matches!(self.chars[i], '_' | '.'))
+                {
                     i += 1;
                 }
                 let word: String = self.chars[self.pos..i].iter().collect();
@@ -273,10 +313,17 @@ impl<'t> Parser<'t> {
             };
             let pattern = String::from_utf8_lossy(pattern).into_owned();
             let re = Regex::new(&pattern).map_err(|e| {
-                self.err(format!("invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")))
+                self.err(format!(
+                    "invalid regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ))
             })?;
             self.bump()?;
-            return Ok(Node::Match { negate: op == "!~", left: Box::new(left), re });
+            return Ok(Node::Match {
+                negate: op == "!~",
+                left: Box::new(left),
+                re,
+            });
         }
         let right = self.sum()?;
         let bin = match op {
@@ -385,7 +432,13 @@ impl<'t> Parser<'t> {
                             }
                         }
                         (None, ',') if depth == 1 => {
-                            args.push(chars[arg_start..i].iter().collect::<String>().trim().to_string());
+                            args.push(
+                                chars[arg_start..i]
+                                    .iter()
+                                    .collect::<String>()
+                                    .trim()
+                                    .to_string(),
+                            );
                             arg_start = i + 1;
                         }
                         _ => {}
@@ -393,9 +446,15 @@ impl<'t> Parser<'t> {
                     i += 1;
                 }
                 if i >= chars.len() {
-                    return Err(self.lex.err(col, format!("expected ')' to close the call to {name}(")));
+                    return Err(self
+                        .lex
+                        .err(col, format!("expected ')' to close the call to {name}(")));
                 }
-                let last: String = chars[arg_start..i].iter().collect::<String>().trim().to_string();
+                let last: String = chars[arg_start..i]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_string();
                 if !last.is_empty() || !args.is_empty() {
                     args.push(last);
                 }
@@ -438,13 +497,24 @@ fn collect_refs<'n>(node: &'n Node, out: &mut Vec<Ref<'n>>) {
 
 impl Expr {
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
-        let mut p = Parser { lex: Lexer { chars: text.chars().collect(), pos: 0, text }, tok: Tok::End, col: 0 };
+        let mut p = Parser {
+            lex: Lexer {
+                chars: text.chars().collect(),
+                pos: 0,
+                text,
+            },
+            tok: Tok::End,
+            col: 0,
+        };
         p.bump()?;
         let root = p.or()?;
         if p.tok != Tok::End {
             return Err(p.err("unexpected text after the end of the expression; expected an operator such as 'and', '>' or '+'"));
         }
-        Ok(Expr { text: text.to_string(), root })
+        Ok(Expr {
+            text: text.to_string(),
+            root,
+        })
     }
 
     /// The source text.
@@ -461,7 +531,10 @@ impl Expr {
 
     /// Resolves every reference through `resolve` (which returns a slot index or
     /// an error message, reported at the reference's column).
-    pub fn compile(&self, resolve: &mut dyn FnMut(&Ref<'_>) -> Result<usize, String>) -> Result<Compiled, ExprError> {
+    pub fn compile(
+        &self,
+        resolve: &mut dyn FnMut(&Ref<'_>) -> Result<usize, String>,
+    ) -> Result<Compiled, ExprError> {
         let mut cache: Vec<(Ref<'_>, usize)> = Vec::new();
         let root = self.resolve(&self.root, resolve, &mut cache)?;
         Ok(Compiled { root })
@@ -473,11 +546,18 @@ impl Expr {
         resolve: &mut dyn FnMut(&Ref<'_>) -> Result<usize, String>,
         cache: &mut Vec<(Ref<'n>, usize)>,
     ) -> Result<Node, ExprError> {
-        let mut slot = |r: Ref<'n>, col: usize, cache: &mut Vec<(Ref<'n>, usize)>| -> Result<Node, ExprError> {
+        let mut slot = |r: Ref<'n>,
+                        col: usize,
+                        cache: &mut Vec<(Ref<'n>, usize)>|
+         -> Result<Node, ExprError> {
             if let Some((_, s)) = cache.iter().find(|(c, _)| *c == r) {
                 return Ok(Node::Slot(*s));
             }
-            let s = resolve(&r).map_err(|message| ExprError { text: self.text.clone(), column: col, message })?;
+            let s = resolve(&r).map_err(|message| ExprError {
+                text: self.text.clone(),
+                column: col,
+                message,
+            })?;
             cache.push((r, s));
             Ok(Node::Slot(s))
         };
@@ -491,9 +571,11 @@ impl Expr {
                 Box::new(self.resolve(a, resolve, cache)?),
                 Box::new(self.resolve(b, resolve, cache)?),
             ),
-            Node::Match { negate, left, re } => {
-                Node::Match { negate: *negate, left: Box::new(self.resolve(left, resolve, cache)?), re: re.clone() }
-            }
+            Node::Match { negate, left, re } => Node::Match {
+                negate: *negate,
+                left: Box::new(self.resolve(left, resolve, cache)?),
+                re: re.clone(),
+            },
             other => other.clone(),
         })
     }
@@ -504,7 +586,12 @@ fn number(v: Value<'_>) -> Option<f64> {
     match v {
         Value::Num(n) => Some(n),
         Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
-        Value::Str(s) => std::str::from_utf8(s).ok()?.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        Value::Str(s) => std::str::from_utf8(s)
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite()),
         Value::Missing => None,
     }
 }
@@ -554,7 +641,9 @@ fn eval_node<'a>(node: &'a Node, lookup: &dyn Fn(usize) -> Value<'a>) -> Value<'
             Value::Missing => Value::Bool(false),
             Value::Str(s) => Value::Bool(re.is_match(s) != *negate),
             Value::Num(n) => Value::Bool(re.is_match(format!("{n}").as_bytes()) != *negate),
-            Value::Bool(b) => Value::Bool(re.is_match(if b { b"true" } else { b"false" }) != *negate),
+            Value::Bool(b) => {
+                Value::Bool(re.is_match(if b { b"true" } else { b"false" }) != *negate)
+            }
         },
         Node::Bin(op, a, b) => match op {
             BinOp::Or => Value::Bool(truthy(eval_node(a, lookup)) || truthy(eval_node(b, lookup))),
@@ -607,7 +696,10 @@ mod tests {
         let e = Expr::parse(text).unwrap();
         let c = e
             .compile(&mut |r| match r {
-                Ref::Field(f) => names.iter().position(|n| n == f).ok_or_else(|| format!("unknown field '{f}'")),
+                Ref::Field(f) => names
+                    .iter()
+                    .position(|n| n == f)
+                    .ok_or_else(|| format!("unknown field '{f}'")),
                 Ref::Call { .. } => Err("no calls here".into()),
             })
             .unwrap();
@@ -622,33 +714,79 @@ mod tests {
         assert_eq!(eval_with("(1 + 2) * 3", &[], &[]), Value::Num(9.0));
         assert_eq!(eval_with("-2 * -3 - 1", &[], &[]), Value::Num(5.0));
         assert_eq!(eval_with("1 / 0", &[], &[]), Value::Missing);
-        assert_eq!(eval_with("b / 1e6", &["b"], &[Value::Str(b"2500000")]), Value::Num(2.5));
-        assert_eq!(eval_with("1 < 2 and 2 < 1 or true", &[], &[]), Value::Bool(true));
-        assert_eq!(eval_with("not 1 > 2 and 3 > 2", &[], &[]), Value::Bool(true));
+        assert_eq!(
+            eval_with("b / 1e6", &["b"], &[Value::Str(b"2500000")]),
+            Value::Num(2.5)
+        );
+        assert_eq!(
+            eval_with("1 < 2 and 2 < 1 or true", &[], &[]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("not 1 > 2 and 3 > 2", &[], &[]),
+            Value::Bool(true)
+        );
     }
 
     #[test]
     fn comparisons_between_strings_numbers_and_missing() {
         let s = |v: &'static [u8]| Value::Str(v);
-        assert_eq!(eval_with("status >= 500", &["status"], &[s(b"503")]), Value::Bool(true));
-        assert_eq!(eval_with("status >= 500", &["status"], &[s(b"abc")]), Value::Bool(false));
-        assert_eq!(eval_with("status >= 500", &["status"], &[Value::Missing]), Value::Bool(false));
-        assert_eq!(eval_with("status != 500", &["status"], &[Value::Missing]), Value::Bool(false));
-        assert_eq!(eval_with("metric == \"cpu\"", &["metric"], &[s(b"cpu")]), Value::Bool(true));
-        assert_eq!(eval_with("metric == 'cpu'", &["metric"], &[s(b"mem")]), Value::Bool(false));
-        assert_eq!(eval_with("m == \"say \\\"hi\\\"\"", &["m"], &[s(b"say \"hi\"")]), Value::Bool(true));
-        assert_eq!(eval_with("a < b", &["a", "b"], &[s(b"apple"), s(b"banana")]), Value::Bool(true));
+        assert_eq!(
+            eval_with("status >= 500", &["status"], &[s(b"503")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("status >= 500", &["status"], &[s(b"abc")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            eval_with("status >= 500", &["status"], &[Value::Missing]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            eval_with("status != 500", &["status"], &[Value::Missing]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            eval_with("metric == \"cpu\"", &["metric"], &[s(b"cpu")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("metric == 'cpu'", &["metric"], &[s(b"mem")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            eval_with("m == \"say \\\"hi\\\"\"", &["m"], &[s(b"say \"hi\"")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("a < b", &["a", "b"], &[s(b"apple"), s(b"banana")]),
+            Value::Bool(true)
+        );
     }
 
     #[test]
     fn regex_match_is_compiled_once_and_matches_bytes() {
         let s = |v: &'static [u8]| Value::Str(v);
-        assert_eq!(eval_with("path =~ \"^/api/\"", &["path"], &[s(b"/api/x")]), Value::Bool(true));
-        assert_eq!(eval_with("path !~ \"^/api/\"", &["path"], &[s(b"/web")]), Value::Bool(true));
-        assert_eq!(eval_with("path =~ \"x\"", &["path"], &[s(b"\xffx")]), Value::Bool(true));
+        assert_eq!(
+            eval_with("path =~ \"^/api/\"", &["path"], &[s(b"/api/x")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("path !~ \"^/api/\"", &["path"], &[s(b"/web")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            eval_with("path =~ \"x\"", &["path"], &[s(b"\xffx")]),
+            Value::Bool(true)
+        );
         let e = Expr::parse("path =~ \"(\"").unwrap_err();
         assert_eq!(e.column, 8);
-        assert!(e.message.contains("invalid regular expression"), "{}", e.message);
+        assert!(
+            e.message.contains("invalid regular expression"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -656,12 +794,24 @@ mod tests {
         let e = Expr::parse("avg(value) > and x").unwrap_err();
         assert_eq!(e.column, 13);
         assert!(e.message.starts_with("expected a number"), "{}", e.message);
-        assert_eq!(e.to_string(), format!("{} (column 14)\n  avg(value) > and x\n               ^", e.message));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} (column 14)\n  avg(value) > and x\n               ^",
+                e.message
+            )
+        );
         assert_eq!(Expr::parse("(1 + 2").unwrap_err().message, "expected ')'");
         assert_eq!(Expr::parse("a b").unwrap_err().column, 2);
         assert_eq!(Expr::parse("a = 1").unwrap_err().column, 2);
-        assert!(Expr::parse("1 < 2 < 3").unwrap_err().message.contains("chain"));
-        assert!(Expr::parse("'abc").unwrap_err().message.contains("unterminated"));
+        assert!(Expr::parse("1 < 2 < 3")
+            .unwrap_err()
+            .message
+            .contains("chain"));
+        assert!(Expr::parse("'abc")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
         let unknown = Expr::parse("x > 1 and zz > 2")
             .unwrap()
             .compile(&mut |r| match r {
@@ -674,17 +824,32 @@ mod tests {
 
     #[test]
     fn calls_keep_raw_arguments_and_refs_are_deduplicated() {
-        let e = Expr::parse("avg(value) > 90 and quantile(lat, 0.9) < avg(value) * 2 and metric == \"cpu\"").unwrap();
+        let e = Expr::parse(
+            "avg(value) > 90 and quantile(lat, 0.9) < avg(value) * 2 and metric == \"cpu\"",
+        )
+        .unwrap();
         let refs = e.refs();
         assert_eq!(
             refs,
             vec![
-                Ref::Call { name: "avg", args: &["value".to_string()] },
-                Ref::Call { name: "quantile", args: &["lat".to_string(), "0.9".to_string()] },
+                Ref::Call {
+                    name: "avg",
+                    args: &["value".to_string()]
+                },
+                Ref::Call {
+                    name: "quantile",
+                    args: &["lat".to_string(), "0.9".to_string()]
+                },
                 Ref::Field("metric"),
             ]
         );
         let empty = Expr::parse("count() > 3").unwrap();
-        assert_eq!(empty.refs(), vec![Ref::Call { name: "count", args: &[] }]);
+        assert_eq!(
+            empty.refs(),
+            vec![Ref::Call {
+                name: "count",
+                args: &[]
+            }]
+        );
     }
 }
