@@ -145,7 +145,7 @@ pub fn load(path: &Path, fingerprint: u64) -> Result<Checkpoint> {
     if version != FORMAT_VERSION {
         return Err(refuse(
             path,
-            &format!("format version {version}, this vigil reads version {FORMAT_VERSION}"),
+            &format!("unreadable: format version {version} where this vigil reads version {FORMAT_VERSION} (a newer vigil's file, or a corrupt one)"),
         ));
     }
     let fp = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));

@@ -230,9 +230,9 @@ impl Job {
         let dur = |value: Option<String>, from_file: bool, flag: &str| -> Result<Option<i64>> {
             match value {
                 None => Ok(None),
-                Some(v) => time::parse_duration(&v).map(Some).map_err(|e| {
-                    Error::usage(format!("{}: '{v}': {e}", origin(from_file).name(flag)))
-                }),
+                Some(v) => time::parse_duration(&v)
+                    .map(Some)
+                    .map_err(|e| Error::usage(format!("{}: {e}", origin(from_file).name(flag)))),
             }
         };
         let (w, wf) = pick!(cli, fa, window);
@@ -260,7 +260,9 @@ impl Job {
             (Some(size), Some(slide), _, _) => {
                 if slide > size {
                     return Err(Error::usage(format!(
-                        "--slide ({slide} ms) is larger than --window ({size} ms); expected a slide no larger than the window"
+                        "--slide {} is larger than --window {}; expected a slide no larger than the window",
+                        super::check::human_duration(slide),
+                        super::check::human_duration(size)
                     )));
                 }
                 if slide == size {
