@@ -60,8 +60,10 @@ struct Piece<'a> {
     data: &'a [u8],
     /// stream offset of `data`
     offset: u64,
-    /// line number of the first line, when known
+    /// line number of the first line, when known (streams)
     first_line: Option<u64>,
+    /// the whole mapped file, to count lines in only when one must be reported
+    whole: Option<&'a [u8]>,
     arrival_ms: i64,
 }
 
@@ -496,13 +498,30 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// 1-based line number of `offset` within a piece.
+/// 1-based line number of `offset` within a piece. For mapped files lines
+/// are counted only here, when a bad record is reported (bad records come in
+/// file order, so the count resumes from the previous one).
 fn line_number(piece: &Piece<'_>, offset: usize) -> String {
-    match piece.first_line {
-        Some(first) => {
+    thread_local! {
+        /// (file start address, byte offset, line number at that offset)
+        static CURSOR: std::cell::Cell<(usize, usize, u64)> = const { std::cell::Cell::new((0, 0, 1)) };
+    }
+    match (piece.first_line, piece.whole) {
+        (Some(first), _) => {
             (first + memchr::memchr_iter(b'\n', &piece.data[..offset]).count() as u64).to_string()
         }
-        None => format!("byte {}", piece.offset + offset as u64),
+        (None, Some(whole)) => {
+            let target = piece.offset as usize + offset;
+            let (base, mut at, mut line) = CURSOR.with(|c| c.get());
+            if base != whole.as_ptr() as usize || at > target {
+                (at, line) = (0, 1);
+            }
+            line += memchr::memchr_iter(b'\n', &whole[at..target]).count() as u64;
+            at = target;
+            CURSOR.with(|c| c.set((whole.as_ptr() as usize, at, line)));
+            line.to_string()
+        }
+        (None, None) => format!("byte {}", piece.offset + offset as u64),
     }
 }
 
@@ -609,6 +628,7 @@ fn split_pieces<'d>(
             data: &data[s..e],
             offset: s as u64,
             first_line: None,
+            whole: Some(data),
             arrival_ms: arrival,
         });
         s = e;
@@ -917,7 +937,6 @@ fn run_files(
                     source::now_ms(),
                     &mut pieces,
                 );
-                fill_line_numbers(bytes, &mut pieces);
                 p.process(&inputs, &pieces)?;
                 p.drain(&pieces)?;
                 pos = end;
@@ -938,27 +957,6 @@ fn run_files(
         b.finish_and_clear();
     }
     Ok(true)
-}
-
-/// Line numbers for pieces of a mapped file: counting newlines is far cheaper
-/// than decoding, so every piece knows where it starts.
-fn fill_line_numbers(data: &[u8], pieces: &mut [Piece<'_>]) {
-    thread_local! {
-        static CACHE: std::cell::Cell<(usize, usize, u64)> = const { std::cell::Cell::new((0, 0, 1)) };
-    }
-    for piece in pieces.iter_mut() {
-        let start = piece.offset as usize;
-        let (base_ptr, off, line) = CACHE.with(|c| c.get());
-        let (mut off, mut line) = if base_ptr == data.as_ptr() as usize && off <= start {
-            (off, line)
-        } else {
-            (0, 1)
-        };
-        line += memchr::memchr_iter(b'\n', &data[off..start]).count() as u64;
-        off = start;
-        CACHE.with(|c| c.set((data.as_ptr() as usize, off, line)));
-        piece.first_line = Some(line);
-    }
 }
 
 fn progress_bar(job: &Job, total: u64) -> Option<indicatif::ProgressBar> {
@@ -1095,6 +1093,7 @@ fn run_streams(
                         data: &c.data[skip..],
                         offset: c.offset + skip as u64,
                         first_line: Some(c.first_line + if skip > 0 { 1 } else { 0 }),
+                        whole: None,
                         arrival_ms: c.arrival_ms,
                     }
                 })

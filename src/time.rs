@@ -361,10 +361,7 @@ pub fn parse_rfc3339(s: &[u8]) -> Option<i64> {
     let year = digits(&s[0..4], 4, 4)?.0;
     let month = digits(&s[5..7], 2, 2)?.0;
     let day = digits(&s[8..10], 2, 2)?.0;
-    if !valid_date(year, month, day) {
-        return None;
-    }
-    let mut ms = days_from_civil(year, month, day) * 86_400_000;
+    let mut ms = cached_days(year, month, day)? * 86_400_000;
     if s.len() == 10 {
         return Some(ms);
     }
@@ -463,6 +460,26 @@ fn parse_plain_number(s: &[u8]) -> Option<f64> {
         return None;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// Days since the epoch of a valid date, remembering the last date asked for
+/// on this thread: consecutive records nearly always share their date.
+#[inline]
+fn cached_days(y: i64, m: i64, d: i64) -> Option<i64> {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((-1, 0)) };
+    }
+    let packed = (y * 100 + m) * 100 + d;
+    let (key, days) = LAST.with(|c| c.get());
+    if key == packed {
+        return Some(days);
+    }
+    if !valid_date(y, m, d) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    LAST.with(|c| c.set((packed, days)));
+    Some(days)
 }
 
 fn is_leap(y: i64) -> bool {

@@ -115,7 +115,7 @@ impl Quantiles {
                     return None;
                 }
                 let mut sorted = values.clone();
-                sorted.sort_by(f64::total_cmp);
+                sorted.sort_unstable_by(f64::total_cmp);
                 let h = (sorted.len() - 1) as f64 * q;
                 let lo = h.floor() as usize;
                 let hi = (lo + 1).min(sorted.len() - 1);

@@ -17,6 +17,8 @@ use crate::time::format_rfc3339_ms;
 
 /// Buffer size for output files: large writes for throughput.
 const OUTPUT_BUFFER: usize = 1 << 16;
+/// Batches of at least this many rows are formatted on all threads.
+const PARALLEL_ROWS: usize = 8192;
 
 /// A byte sink that counts what it wrote: stdout, stderr or a file.
 pub struct Output {
@@ -196,80 +198,105 @@ impl ReportWriter {
         }
     }
 
-    /// Writes rows (already in report order).
+    /// Appends one row as CSV or JSONL.
+    fn format_row(format: OutputFormat, columns: &[String], row: &Row, b: &mut Vec<u8>) {
+        match format {
+            OutputFormat::Csv => {
+                format_rfc3339_ms(row.start, b);
+                b.push(b',');
+                format_rfc3339_ms(row.end, b);
+                for f in key_fields(&row.key) {
+                    b.push(b',');
+                    push_csv_field(b, f);
+                }
+                for v in &row.values {
+                    b.push(b',');
+                    write_value(*v, b);
+                }
+                b.push(b'\n');
+            }
+            OutputFormat::Jsonl => {
+                b.extend_from_slice(b"{\"window_start\":\"");
+                format_rfc3339_ms(row.start, b);
+                b.extend_from_slice(b"\",\"window_end\":\"");
+                format_rfc3339_ms(row.end, b);
+                b.push(b'"');
+                let mut col = 2;
+                for f in key_fields(&row.key) {
+                    b.push(b',');
+                    push_json_string(b, columns[col].as_bytes());
+                    b.push(b':');
+                    push_json_string(b, f);
+                    col += 1;
+                }
+                for v in &row.values {
+                    b.push(b',');
+                    push_json_string(b, columns[col].as_bytes());
+                    b.push(b':');
+                    push_json_value(b, *v);
+                    col += 1;
+                }
+                b.extend_from_slice(b"}\n");
+            }
+            OutputFormat::Table => unreachable!("tables are rendered whole"),
+        }
+    }
+
+    /// Writes rows (already in report order). Large batches are formatted in
+    /// parallel chunks and written in order.
     pub fn write_rows(&mut self, rows: &[Row]) -> io::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         self.header();
-        let mut time = Vec::with_capacity(32);
-        for row in rows {
-            match self.format {
-                OutputFormat::Csv => {
-                    format_rfc3339_ms(row.start, &mut self.buf);
-                    self.buf.push(b',');
-                    format_rfc3339_ms(row.end, &mut self.buf);
-                    for f in key_fields(&row.key) {
-                        self.buf.push(b',');
-                        push_csv_field(&mut self.buf, f);
-                    }
-                    for v in &row.values {
-                        self.buf.push(b',');
-                        write_value(*v, &mut self.buf);
-                    }
-                    self.buf.push(b'\n');
+        if self.format == OutputFormat::Table {
+            let mut cell = Vec::with_capacity(32);
+            for row in rows {
+                let mut cells = Vec::with_capacity(self.columns.len());
+                for t in [row.start, row.end] {
+                    cell.clear();
+                    format_rfc3339_ms(t, &mut cell);
+                    cells.push(String::from_utf8_lossy(&cell).into_owned());
                 }
-                OutputFormat::Jsonl => {
-                    let b = &mut self.buf;
-                    b.extend_from_slice(b"{\"window_start\":\"");
-                    format_rfc3339_ms(row.start, b);
-                    b.extend_from_slice(b"\",\"window_end\":\"");
-                    format_rfc3339_ms(row.end, b);
-                    b.push(b'"');
-                    let mut col = 2;
-                    for f in key_fields(&row.key) {
-                        b.push(b',');
-                        push_json_string(b, self.columns[col].as_bytes());
-                        b.push(b':');
-                        push_json_string(b, f);
-                        col += 1;
-                    }
-                    for v in &row.values {
-                        b.push(b',');
-                        push_json_string(b, self.columns[col].as_bytes());
-                        b.push(b':');
-                        push_json_value(b, *v);
-                        col += 1;
-                    }
-                    b.extend_from_slice(b"}\n");
+                for f in key_fields(&row.key) {
+                    cells.push(String::from_utf8_lossy(f).into_owned());
                 }
-                OutputFormat::Table => {
-                    let mut cells = Vec::with_capacity(self.columns.len());
-                    time.clear();
-                    format_rfc3339_ms(row.start, &mut time);
-                    cells.push(String::from_utf8_lossy(&time).into_owned());
-                    time.clear();
-                    format_rfc3339_ms(row.end, &mut time);
-                    cells.push(String::from_utf8_lossy(&time).into_owned());
-                    for f in key_fields(&row.key) {
-                        cells.push(String::from_utf8_lossy(f).into_owned());
+                for v in &row.values {
+                    cell.clear();
+                    write_value(*v, &mut cell);
+                    cells.push(String::from_utf8_lossy(&cell).into_owned());
+                }
+                self.table.push(cells);
+            }
+            if self.live {
+                self.render_table()?;
+            }
+        } else if rows.len() >= PARALLEL_ROWS {
+            use rayon::prelude::*;
+            let (format, columns) = (self.format, &self.columns);
+            let parts: Vec<Vec<u8>> = rows
+                .par_chunks(PARALLEL_ROWS / 4)
+                .map(|chunk| {
+                    let mut b = Vec::with_capacity(chunk.len() * 96);
+                    for row in chunk {
+                        Self::format_row(format, columns, row, &mut b);
                     }
-                    for v in &row.values {
-                        time.clear();
-                        write_value(*v, &mut time);
-                        cells.push(String::from_utf8_lossy(&time).into_owned());
-                    }
-                    self.table.push(cells);
+                    b
+                })
+                .collect();
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+            for part in parts {
+                self.out.write_all(&part)?;
+            }
+        } else {
+            for row in rows {
+                Self::format_row(self.format, &self.columns, row, &mut self.buf);
+                if self.buf.len() >= OUTPUT_BUFFER {
+                    self.out.write_all(&self.buf)?;
+                    self.buf.clear();
                 }
             }
-            if self.buf.len() >= OUTPUT_BUFFER {
-                self.out.write_all(&self.buf)?;
-                self.buf.clear();
-            }
-        }
-        let _ = self.key_count;
-        if self.format == OutputFormat::Table && self.live {
-            self.render_table()?;
         }
         self.out.write_all(&self.buf)?;
         self.buf.clear();
