@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# vigil against DuckDB, Polars and Miller on the same jobs, in one run.
+# Makes its data with benches/gen_metrics.py, installs the peers on demand,
+# checks that every peer's numbers agree with vigil's, and prints one table.
+#
+#   bash benches/compare.sh            # 10M rows (about 440 MB of CSV)
+#   ROWS=1000000 RUNS=1 bash benches/compare.sh
+#
+# Knobs: ROWS (10000000), RUNS (3; best run reported), THREADS (all cores),
+# MILLER_ROWS (1000000: Miller is slow, so it runs on a smaller file and its
+# rate is reported as measured), SKIP_MILLER=1, VIGIL=path (skip the build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROWS=${ROWS:-10000000}
+RUNS=${RUNS:-3}
+THREADS=${THREADS:-$(nproc)}
+MILLER_ROWS=${MILLER_ROWS:-1000000}
+DATA=benches/data
+OUT=$DATA/out
+mkdir -p "$DATA" "$OUT"
+
+if [ -z "${VIGIL:-}" ]; then
+  cargo build --release --quiet
+  VIGIL=target/release/vigil
+fi
+if [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq time >/dev/null; else echo "compare: GNU time (/usr/bin/time) is needed" >&2; exit 1; fi
+fi
+if [ ! -x benches/.venv/bin/python ] || ! benches/.venv/bin/python -c 'import duckdb, polars' 2>/dev/null; then
+  echo "compare: installing DuckDB and Polars into benches/.venv" >&2
+  python3 -m venv benches/.venv
+  benches/.venv/bin/pip install -q duckdb polars
+fi
+PY=benches/.venv/bin/python
+HAVE_MILLER=0
+if [ "${SKIP_MILLER:-0}" != 1 ]; then
+  if ! command -v mlr >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq miller >/dev/null) || true
+  fi
+  command -v mlr >/dev/null 2>&1 && HAVE_MILLER=1
+fi
+
+CSV=$DATA/metrics-$ROWS.csv
+JSONL=$DATA/metrics-$ROWS.jsonl
+SMALL=$DATA/metrics-$MILLER_ROWS.csv
+[ -s "$CSV" ] || python3 benches/gen_metrics.py --rows "$ROWS" --out "$CSV"
+[ -s "$JSONL" ] || python3 benches/gen_metrics.py --rows "$ROWS" --format jsonl --out "$JSONL"
+[ "$HAVE_MILLER" = 0 ] || [ -s "$SMALL" ] || python3 benches/gen_metrics.py --rows "$MILLER_ROWS" --out "$SMALL"
+cat "$CSV" "$JSONL" > /dev/null # warm the page cache
+
+AGGS='count(), sum(value), min(value), max(value), avg(value), p95(value)'
+RESULTS=$(mktemp)
+# measure LABEL JOB ROWS BYTES CMD...: best wall time and its peak RSS over RUNS runs
+measure() {
+  local label=$1 job=$2 rows=$3 bytes=$4; shift 4
+  local best="" rss="" t
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || { cat "$OUT/stderr.txt" >&2; echo "compare: $label failed" >&2; exit 1; }
+    t=$(tail -1 "$OUT/time.txt")
+    if [ -z "$best" ] || awk -v a="${t% *}" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=${t% *}; rss=${t#* }; fi
+  done
+  echo "$label|$job|$rows|$bytes|$best|$rss" >> "$RESULTS"
+}
+
+csv_bytes=$(stat -c %s "$CSV")
+json_bytes=$(stat -c %s "$JSONL")
+
+measure vigil "csv tumbling 1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-csv.csv" --threads "$THREADS" -q
+measure duckdb "csv tumbling 1m" "$ROWS" "$csv_bytes" "$PY" benches/peers.py duckdb csv "$CSV" "$OUT/duckdb-csv.csv" --threads "$THREADS"
+measure polars "csv tumbling 1m" "$ROWS" "$csv_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars csv "$CSV" "$OUT/polars-csv.csv"
+measure vigil "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$VIGIL" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-jsonl.csv" --threads "$THREADS" -q
+measure duckdb "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$PY" benches/peers.py duckdb jsonl "$JSONL" "$OUT/duckdb-jsonl.csv" --threads "$THREADS"
+measure polars "jsonl tumbling 1m" "$ROWS" "$json_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars jsonl "$JSONL" "$OUT/polars-jsonl.csv"
+measure vigil "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/vigil-sliding.csv" --threads "$THREADS" -q
+rm -f "$OUT/bench.ckpt"
+measure vigil "csv tumbling 1m, checkpoint every 1s" "$ROWS" "$csv_bytes" sh -c "rm -f '$OUT/bench.ckpt'; exec '$VIGIL' run '$CSV' --time ts --key host,metric --window 1m --agg '$AGGS' -o '$OUT/vigil-ckpt.csv' --threads $THREADS --checkpoint '$OUT/bench.ckpt' --checkpoint-every 1s -q"
+if [ "$HAVE_MILLER" = 1 ]; then
+  small_bytes=$(stat -c %s "$SMALL")
+  measure vigil "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" "$VIGIL" run "$SMALL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-small.csv" --threads "$THREADS" -q
+  measure miller "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" sh -c "mlr --icsv --ocsv put '\$w = substr0(\$ts, 0, 15)' then stats1 -a count,sum,min,max,mean,p95 -f value -g w,host,metric '$SMALL' > '$OUT/miller.csv'"
+fi
+
+echo
+echo "## Agreement"
+status=0
+for peer in duckdb polars; do
+  python3 benches/check_agree.py "$OUT/vigil-csv.csv" "$OUT/$peer-csv.csv" "$peer (csv)" || status=1
+  python3 benches/check_agree.py "$OUT/vigil-jsonl.csv" "$OUT/$peer-jsonl.csv" "$peer (jsonl)" || status=1
+done
+cmp -s "$OUT/vigil-csv.csv" "$OUT/vigil-jsonl.csv" && echo "PASS vigil: CSV and JSON lines reports are identical" || { echo "FAIL vigil: CSV and JSONL reports differ"; status=1; }
+cmp -s "$OUT/vigil-csv.csv" "$OUT/vigil-ckpt.csv" && echo "PASS vigil: checkpointing does not change the report" || { echo "FAIL vigil: checkpointing changed the report"; status=1; }
+[ "$HAVE_MILLER" = 0 ] || python3 benches/check_agree.py "$OUT/vigil-small.csv" "$OUT/miller.csv" miller || status=1
+
+echo
+echo "## Results"
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d); threads=$THREADS; best of $RUNS runs; page cache warm"
+echo
+awk -F'|' '
+  { label[NR]=$1; job[NR]=$2; rows[NR]=$3; bytes[NR]=$4; secs[NR]=$5; rss[NR]=$6
+    if ($1 == "vigil" && !($2 in base)) base[$2] = $5 }
+  END {
+    print "| tool | job | rows | MB | seconds | MB/s | rows/s | peak RSS MB | time vs vigil |"
+    print "|---|---|---|---|---|---|---|---|---|"
+    for (i = 1; i <= NR; i++) {
+      b = base[job[i]]; ratio = (b > 0) ? sprintf("%.1fx", secs[i] / b) : "-"
+      printf "| %s | %s | %d | %.0f | %.2f | %.0f | %.0f | %.0f | %s |\n", label[i], job[i], rows[i], bytes[i]/1e6, secs[i], bytes[i]/1e6/secs[i], rows[i]/secs[i], rss[i]/1024, ratio
+    }
+  }' "$RESULTS"
+rm -f "$RESULTS"
+exit $status
