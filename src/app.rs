@@ -768,14 +768,14 @@ pub fn run(job: &Job) -> Result<Outcome> {
     let notify_stats = p.notifier.take().map(Notifier::finish).unwrap_or_default();
     let elapsed = started.elapsed();
     if !job.quiet {
-        print_summary(&p, elapsed, &notify_stats);
+        print_summary(&p, elapsed, &notify_stats, store.as_ref());
     }
     Ok(Outcome {
         alerts_fired: p.counters.alerts_fired + prior.alerts_fired,
     })
 }
 
-fn print_summary(p: &Pipeline<'_>, elapsed: Duration, notify: &NotifyStats) {
+fn print_summary(p: &Pipeline<'_>, elapsed: Duration, notify: &NotifyStats, store: Option<&checkpoint::Store>) {
     let c = &p.counters;
     let secs = elapsed.as_secs_f64();
     let firing: usize = p
@@ -797,6 +797,14 @@ fn print_summary(p: &Pipeline<'_>, elapsed: Duration, notify: &NotifyStats) {
     }
     if c.filtered > 0 {
         line.push_str(&format!(" filtered={}", c.filtered));
+    }
+    if let Some(s) = store {
+        line.push_str(&format!(
+            " checkpoints={} checkpoint_bytes={} checkpoint_max_stall={:.1}ms",
+            s.saved,
+            s.bytes,
+            s.max_stall.as_secs_f64() * 1000.0
+        ));
     }
     if notify.started > 0 {
         line.push_str(&format!(
@@ -940,6 +948,10 @@ fn run_files(
                 p.process(&inputs, &pieces)?;
                 p.drain(&pieces)?;
                 pos = end;
+                match seg {
+                    checkpoint::Segment::Mapped { .. } => file.release_before(pos),
+                    checkpoint::Segment::Rotated { file: old, .. } => old.release_before(pos),
+                }
                 p.positions[i].set_offset(seg, file, pos as u64);
                 if let Some(b) = &bar {
                     b.set_position(p.bytes_read);

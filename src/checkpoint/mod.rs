@@ -277,6 +277,11 @@ pub struct Store {
         crossbeam_channel::Sender<Vec<u8>>,
         std::thread::JoinHandle<Result<()>>,
     )>,
+    /// checkpoints taken, size of the last, and the longest pause of the
+    /// pipeline for one (serialization; the write happens on another thread)
+    pub saved: u64,
+    pub bytes: u64,
+    pub max_stall: Duration,
 }
 
 impl Store {
@@ -287,6 +292,9 @@ impl Store {
             every: Duration::from_millis(every_ms.max(1) as u64),
             last: Instant::now(),
             writer: None,
+            saved: 0,
+            bytes: 0,
+            max_stall: Duration::ZERO,
         }
     }
 
@@ -296,7 +304,8 @@ impl Store {
 
     /// Serializes now; writes in the background (or, for the last one, waits).
     pub fn save(&mut self, snap: &Snapshot<'_>) -> Result<()> {
-        self.last = Instant::now();
+        let started = Instant::now();
+        self.last = started;
         let payload = postcard::to_stdvec(snap)
             .map_err(|e| Error::runtime(format!("serializing checkpoint: {e}")))?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -320,6 +329,9 @@ impl Store {
                 .expect("spawn checkpoint writer");
             self.writer = Some((tx, handle));
         }
+        self.saved += 1;
+        self.bytes = bytes.len() as u64;
+        self.max_stall = self.max_stall.max(started.elapsed());
         if let Some((tx, _)) = &self.writer {
             if tx.send(bytes).is_err() {
                 return self.join();

@@ -45,6 +45,21 @@ impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
+
+    /// Tells the kernel the bytes before `upto` were consumed, so they leave
+    /// this process' resident set (they stay in the page cache): memory then
+    /// does not grow with the length of the input.
+    pub fn release_before(&self, upto: usize) {
+        const PAGE: usize = 4096;
+        let end = upto / PAGE * PAGE;
+        if let Some(map) = &self.map {
+            if end > 0 {
+                // SAFETY: the mapping is private and read-only; pages dropped
+                // here are read back from the file if ever touched again.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end.min(map.len())) };
+            }
+        }
+    }
 }
 
 /// Hash of the first `n` bytes (identity checks).
@@ -76,6 +91,9 @@ pub fn open_file(path: &Path) -> Result<Option<MappedFile>> {
         // files are only appended to while read, never truncated in place.
         Some(unsafe { Mmap::map(&file) }.map_err(|e| Error::io("cannot map", path, e))?)
     };
+    if let Some(m) = &map {
+        let _ = m.advise(memmap2::Advice::Sequential);
+    }
     let bytes = map.as_deref().unwrap_or(&[]);
     let head = &bytes[..bytes.len().min(HEAD_BYTES)];
     Ok(Some(MappedFile {
