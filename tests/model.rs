@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 const BASE: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const KEYS: [&str; 4] = ["a", "b", "c", "d"];
-const AGGS: &str = "count(), count(value), sum(value), min(value), max(value), avg(value), first(value), last(value), var(value), p50(value), distinct(value)";
+const AGGS: &str = "count(), count(value), sum(value), min(value), max(value), avg(value), first(value), last(value), var(value), stddev(value), p50(value), quantile(value, 0.9), distinct(value), rate(value), rate()";
 
 #[derive(Debug, Clone)]
 struct Rec {
@@ -69,8 +69,9 @@ fn csv_input(recs: &[Rec]) -> String {
 /// (time, seq, value) of the records in one window.
 type Members = Vec<(i64, usize, Option<f64>)>;
 
-/// Expected cells of one row after the key: the aggregates in AGGS order.
-fn aggregates(m: &Members) -> Vec<Option<f64>> {
+/// Expected cells of one row after the key: the aggregates in AGGS order,
+/// for a window `len_ms` long.
+fn aggregates(m: &Members, len_ms: i64) -> Vec<Option<f64>> {
     let vals: Vec<f64> = m.iter().filter_map(|x| x.2).collect();
     let n = vals.len();
     let sum: f64 = vals.iter().sum();
@@ -85,14 +86,16 @@ fn aggregates(m: &Members) -> Vec<Option<f64>> {
     };
     let mut sorted = vals.clone();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let p50 = if n == 0 {
-        None
-    } else {
-        let h = (n - 1) as f64 * 0.5;
+    let quantile = |q: f64| {
+        if n == 0 {
+            return None;
+        }
+        let h = (n - 1) as f64 * q;
         let lo = h.floor() as usize;
         let hi = (lo + 1).min(n - 1);
         Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
     };
+    let secs = len_ms as f64 / 1000.0;
     let mut distinct: Vec<String> = m
         .iter()
         .filter_map(|x| x.2)
@@ -111,8 +114,12 @@ fn aggregates(m: &Members) -> Vec<Option<f64>> {
         first,
         last,
         var,
-        p50,
+        var.map(f64::sqrt),
+        quantile(0.5),
+        quantile(0.9),
         Some(distinct.len() as f64),
+        some(sum / secs),
+        Some(m.len() as f64 / secs),
     ]
 }
 
@@ -155,7 +162,7 @@ fn model(
                 wm = max_seen - delay;
             }
             for ((s, k), m) in windows {
-                rows.push((s + size, s, s + size, k.to_string(), aggregates(&m)));
+                rows.push((s + size, s, s + size, k.to_string(), aggregates(&m, size)));
             }
         }
         Kind::Session { gap } => {
@@ -201,7 +208,7 @@ fn model(
                 }
             }
             for (s, e, k, m) in closed {
-                rows.push((e, s, e, k, aggregates(&m)));
+                rows.push((e, s, e, k, aggregates(&m, e - s)));
             }
         }
         Kind::Count { n } => {
@@ -213,14 +220,14 @@ fn model(
                     let m = std::mem::take(m);
                     let s = m.iter().map(|x| x.0).min().unwrap();
                     let e = m.iter().map(|x| x.0).max().unwrap() + 1;
-                    rows.push((seq as i64, s, e, r.key.to_string(), aggregates(&m)));
+                    rows.push((seq as i64, s, e, r.key.to_string(), aggregates(&m, e - s)));
                 }
             }
             for (k, m) in open {
                 if !m.is_empty() {
                     let s = m.iter().map(|x| x.0).min().unwrap();
                     let e = m.iter().map(|x| x.0).max().unwrap() + 1;
-                    rows.push((i64::MAX, s, e, k.to_string(), aggregates(&m)));
+                    rows.push((i64::MAX, s, e, k.to_string(), aggregates(&m, e - s)));
                 }
             }
         }
@@ -275,7 +282,7 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
     if !expected.is_empty() {
         prop_assert_eq!(
             header,
-            "window_start,window_end,host,count,count_value,sum_value,min_value,max_value,avg_value,first_value,last_value,var_value,p50_value,distinct_value"
+            "window_start,window_end,host,count,count_value,sum_value,min_value,max_value,avg_value,first_value,last_value,var_value,stddev_value,p50_value,p90_value,distinct_value,rate_value,rate"
         );
     }
     let got: Vec<&str> = lines.collect();

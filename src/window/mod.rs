@@ -235,7 +235,7 @@ impl KeyWindows {
                             state,
                         },
                     );
-                    return Added::Accepted;
+                    return Added::Opened;
                 }
                 // Merge sessions lo..hi into lo.
                 let mut merged: Vec<Session> = sessions.drain(lo + 1..hi).collect();
