@@ -775,7 +775,12 @@ pub fn run(job: &Job) -> Result<Outcome> {
     })
 }
 
-fn print_summary(p: &Pipeline<'_>, elapsed: Duration, notify: &NotifyStats, store: Option<&checkpoint::Store>) {
+fn print_summary(
+    p: &Pipeline<'_>,
+    elapsed: Duration,
+    notify: &NotifyStats,
+    store: Option<&checkpoint::Store>,
+) {
     let c = &p.counters;
     let secs = elapsed.as_secs_f64();
     let firing: usize = p

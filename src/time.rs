@@ -41,6 +41,8 @@ enum Item {
     /// `%s`: epoch seconds
     Epoch,
     DayOfYear,
+    /// `%a`/`%A`: a weekday name, read and ignored
+    Weekday,
 }
 
 /// A compiled strftime pattern. Patterns without a year (`%Y`/`%y`/`%s`) take
@@ -76,7 +78,8 @@ impl StrftimePattern {
                     b'Y' => items.push(Item::Year),
                     b'y' => items.push(Item::Year2),
                     b'm' => items.push(Item::Month),
-                    b'b' | b'h' => items.push(Item::MonthName),
+                    b'b' | b'h' | b'B' => items.push(Item::MonthName),
+                    b'a' | b'A' => items.push(Item::Weekday),
                     b'd' => items.push(Item::Day),
                     b'e' => {
                         items.push(Item::Space);
@@ -101,7 +104,7 @@ impl StrftimePattern {
                     }
                     other => {
                         return Err(format!(
-                            "time format '{pattern}': unsupported directive %{}; supported: %Y %y %m %b %d %e %H %M %S %f %z %s %j %T %F %D %%",
+                            "time format '{pattern}': unsupported directive %{}; supported: %Y %y %m %b %B %a %d %e %H %M %S %f %z %s %j %T %F %D %%",
                             other as char
                         ))
                     }
@@ -180,6 +183,19 @@ impl StrftimePattern {
                     ];
                     month = MONTHS.iter().position(|m| **m == lower)? as i64 + 1;
                     p += 3;
+                    // a full name (%B): skip the rest of the word
+                    while s.get(p).is_some_and(|c| c.is_ascii_alphabetic()) {
+                        p += 1;
+                    }
+                }
+                Item::Weekday => {
+                    let start = p;
+                    while s.get(p).is_some_and(|c| c.is_ascii_alphabetic()) {
+                        p += 1;
+                    }
+                    if p - start < 3 {
+                        return None;
+                    }
                 }
                 Item::Fraction => {
                     let (ms, n) = fraction_ms(&s[p..]);
@@ -690,6 +706,10 @@ mod tests {
         let nab = TimeFormat::from_spec("%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(nab.parse(b"2026-01-01 00:00:05"), Some(T2026 + 5000));
         assert_eq!(nab.parse(b"2026-01-01 00:00:05x"), None);
+        let apache_error = TimeFormat::from_spec("%a %b %d %H:%M:%S %Y").unwrap();
+        assert_eq!(apache_error.parse(b"Thu Jan 01 00:00:00 2026"), Some(T2026));
+        let long = TimeFormat::from_spec("%A, %B %d %Y %H:%M").unwrap();
+        assert_eq!(long.parse(b"Thursday, January 01 2026 00:00"), Some(T2026));
         let frac = TimeFormat::from_spec("%s.%f").unwrap();
         assert_eq!(frac.parse(b"1767225600.042"), Some(T2026 + 42));
         assert!(TimeFormat::from_spec("%Q").unwrap_err().contains("%Q"));

@@ -239,20 +239,39 @@ fn max_keys_drops_new_keys_and_counts_them_the_same_with_any_threads() {
 #[test]
 fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
     let mut child = Command::new(common::bin())
-        .args(["run", "-", "--time", "ts", "--window", "1s", "--idle-timeout", "300ms", "--agg", "count()"])
+        .args([
+            "run",
+            "-",
+            "--time",
+            "ts",
+            "--window",
+            "1s",
+            "--idle-timeout",
+            "300ms",
+            "--agg",
+            "count()",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"ts\n2026-01-01T00:00:00.100Z\n2026-01-01T00:00:00.200Z\n").unwrap();
+    stdin
+        .write_all(b"ts\n2026-01-01T00:00:00.100Z\n2026-01-01T00:00:00.200Z\n")
+        .unwrap();
     stdin.flush().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
-    assert_eq!(lines.next().unwrap().unwrap(), "window_start,window_end,count");
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "window_start,window_end,count"
+    );
     // no record moved the watermark; the idle timeout did (after ~0.3 s + the window's 0.8 s)
-    assert_eq!(lines.next().unwrap().unwrap(), "2026-01-01T00:00:00.000Z,2026-01-01T00:00:01.000Z,2");
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "2026-01-01T00:00:00.000Z,2026-01-01T00:00:01.000Z,2"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(stdin);
     child.wait().unwrap();
@@ -268,7 +287,21 @@ fn regression_a_new_session_closes_when_the_watermark_passes_it() {
         "s.csv",
         "ts,host\n2026-01-01T00:00:00.500Z,b\n2026-01-01T00:00:00.000Z,c\n2026-01-01T00:00:00.000Z,b\n2026-01-01T00:00:02.500Z,c\n",
     );
-    let out = run_in(dir.path(), &["run", "s.csv", "--time", "ts", "--key", "host", "--session", "1s", "-q"], None);
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "s.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--session",
+            "1s",
+            "-q",
+        ],
+        None,
+    );
     let ends: Vec<String> = out
         .stdout
         .lines()
@@ -278,5 +311,10 @@ fn regression_a_new_session_closes_when_the_watermark_passes_it() {
             format!("{} {}", &f[1][14..], f[2])
         })
         .collect();
-    assert_eq!(ends, vec!["00:01.000Z c", "00:01.500Z b", "00:03.500Z c"], "{}", out.stdout);
+    assert_eq!(
+        ends,
+        vec!["00:01.000Z c", "00:01.500Z b", "00:03.500Z c"],
+        "{}",
+        out.stdout
+    );
 }

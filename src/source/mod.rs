@@ -56,7 +56,13 @@ impl MappedFile {
             if end > 0 {
                 // SAFETY: the mapping is private and read-only; pages dropped
                 // here are read back from the file if ever touched again.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end.min(map.len())) };
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        0,
+                        end.min(map.len()),
+                    )
+                };
             }
         }
     }
