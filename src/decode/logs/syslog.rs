@@ -397,7 +397,8 @@ mod tests {
         );
         assert!(msg(b"<13>1 t h a p m [x a=\"]").contains("']' closing the structured data"));
         assert!(msg(b"<13>1 t h a p m x").contains("'-' or '['"));
-        assert!(msg(b"<13>1 t h a p m ").contains("'-' or '[' (RFC 5424 structured data) at byte 16 (end of line)"));
+        assert!(msg(b"<13>1 t h a p m ")
+            .contains("'-' or '[' (RFC 5424 structured data) at byte 16 (end of line)"));
         assert!(msg(b"Jun 14 15:16:01x").contains("' ' after the timestamp"));
     }
 
