@@ -222,7 +222,7 @@ fn split_request(line: &[u8], request: Val, vals: &mut [Val; MAX_PRESET_FIELDS])
     }
     vals[METHOD] = Val::Line(s, s + first);
     vals[PATH] = part(first + 1, last);
-    vals[PROTOCOL] = Val::Line(s + last + 1, e);
+    vals[PROTOCOL] = part(last + 1, r.len());
 }
 
 #[cfg(test)]
