@@ -107,49 +107,51 @@ impl RecordPlan {
         let time_slot = job.time_field.as_deref().map(|t| slot(&mut fields, t));
         let key_slots: Vec<usize> = job.key.iter().map(|k| slot(&mut fields, k)).collect();
 
-        let mut eval_names: Vec<String> = Vec::new();
-        let mut evals = Vec::new();
-        for (name, expr, _) in &job.evals {
+        // A per-record expression: names are fields, or --eval names defined before.
+        fn compile_record_expr(
+            expr: &crate::expr::Expr,
+            flag: &str,
+            eval_names: &[String],
+            fields: &mut Vec<String>,
+        ) -> Result<(Compiled, Vec<Source>)> {
             let mut sources = Vec::new();
             let compiled = expr
                 .compile(&mut |r: &Ref<'_>| match r {
                     Ref::Field(f) => {
                         let s = match eval_names.iter().position(|e| e == f) {
                             Some(i) => Source::Eval(i),
-                            None => Source::Field(slot(&mut fields, f)),
+                            None => Source::Field(slot(fields, f)),
                         };
                         sources.push(s);
                         Ok(sources.len() - 1)
                     }
                     Ref::Call { name, .. } => Err(format!(
-                        "'{name}(...)' is an aggregate; --eval works on one record's fields"
+                        "'{name}(...)' is an aggregate; {} works on one record's fields",
+                        flag.split(' ').next().unwrap_or(flag)
                     )),
                 })
-                .map_err(|e| Error::usage(format!("--eval {name}: {e}")))?;
-            evals.push((compiled, sources));
+                .map_err(|e| Error::usage(format!("{flag}: {e}")))?;
+            Ok((compiled, sources))
+        }
+        let mut eval_names: Vec<String> = Vec::new();
+        let mut evals = Vec::new();
+        for (name, expr, _) in &job.evals {
+            evals.push(compile_record_expr(
+                expr,
+                &format!("--eval {name}"),
+                &eval_names,
+                &mut fields,
+            )?);
             eval_names.push(name.clone());
         }
         let where_ = match &job.where_expr {
             None => None,
-            Some(expr) => {
-                let mut sources = Vec::new();
-                let compiled = expr
-                    .compile(&mut |r: &Ref<'_>| match r {
-                        Ref::Field(f) => {
-                            let s = match eval_names.iter().position(|e| e == f) {
-                                Some(i) => Source::Eval(i),
-                                None => Source::Field(slot(&mut fields, f)),
-                            };
-                            sources.push(s);
-                            Ok(sources.len() - 1)
-                        }
-                        Ref::Call { name, .. } => Err(format!(
-                            "'{name}(...)' is an aggregate; --where works on one record's fields"
-                        )),
-                    })
-                    .map_err(|e| Error::usage(format!("--where: {e}")))?;
-                Some((compiled, sources))
-            }
+            Some(expr) => Some(compile_record_expr(
+                expr,
+                "--where",
+                &eval_names,
+                &mut fields,
+            )?),
         };
 
         // Aggregates: the user's, then those the rules need.
