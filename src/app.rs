@@ -1066,6 +1066,7 @@ fn run_streams(
                 std::collections::HashMap::new();
             for (ci, c) in batch.iter().enumerate() {
                 let mut skip = 0;
+                #[allow(clippy::map_entry)] // building the state may fail with `?`
                 if !states.contains_key(&c.stream) {
                     let first = first_line(&c.data);
                     if first.is_none() && c.last {

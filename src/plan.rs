@@ -320,7 +320,7 @@ impl RecordPlan {
                 },
                 Source::Field(s) => match slots.get(line, s) {
                     None => SlotValue::Missing,
-                    Some(raw) if raw.is_empty() => SlotValue::Missing,
+                    Some([]) => SlotValue::Missing,
                     Some(raw) if numeric => match parse_number(raw) {
                         Some(n) => SlotValue::Num(n),
                         None => {

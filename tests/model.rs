@@ -123,12 +123,11 @@ fn aggregates(m: &Members, len_ms: i64) -> Vec<Option<f64>> {
     ]
 }
 
-/// Rows: (order, start, end, key, aggregates), and the late count.
-fn model(
-    recs: &[Rec],
-    kind: Kind,
-    delay: i64,
-) -> (Vec<(i64, i64, i64, String, Vec<Option<f64>>)>, u64) {
+/// One expected row: (order, start, end, key, aggregates).
+type ModelRow = (i64, i64, i64, String, Vec<Option<f64>>);
+
+/// Rows and the late count.
+fn model(recs: &[Rec], kind: Kind, delay: i64) -> (Vec<ModelRow>, u64) {
     let mut rows = Vec::new();
     let mut late = 0;
     let mut wm = i64::MIN;

@@ -164,7 +164,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(common::bin())
+    let child = Command::new(common::bin())
         .args([
             "run",
             &format!("tcp://{addr}"),
@@ -225,7 +225,7 @@ fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(common::bin())
+    let child = Command::new(common::bin())
         .args([
             "run",
             &format!("tcp://{addr}"),

@@ -537,7 +537,8 @@ pub fn write_value(value: AggValue, out: &mut Vec<u8>) {
         AggValue::Int(n) => {
             let _ = write!(out, "{n}");
         }
-        AggValue::Float(f) if f == 0.0 => out.push(b'0'),
+        // -0.0 too: `{}` would print "-0"
+        AggValue::Float(0.0) => out.push(b'0'),
         AggValue::Float(f) => {
             let _ = write!(out, "{f}");
         }

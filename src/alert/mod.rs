@@ -156,10 +156,10 @@ impl Rule {
         let mut for_windows = 1;
         let mut clear = None;
         let mut severity = "warning".to_string();
-        for i in 0..marks.len() {
+        for (i, mark) in marks.iter().enumerate() {
             let (start, end) = section(i);
             let value = text[start..end].trim();
-            match marks[i].1 {
+            match mark.1 {
                 "for" => {
                     for_windows = value.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                         err(start + 1, format!("expected a positive number of windows after 'for', found '{value}'"))

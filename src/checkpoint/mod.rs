@@ -266,6 +266,12 @@ fn same_file(file: &MappedFile, id: &FileIdentity, offset: u64) -> bool {
         && source::head_hash(&bytes[..id.head_len as usize]) == id.head_hash
 }
 
+/// The background writer: a channel of serialized checkpoints and its thread.
+type Writer = (
+    crossbeam_channel::Sender<Vec<u8>>,
+    std::thread::JoinHandle<Result<()>>,
+);
+
 /// Writes checkpoints: due every `every` of wall time; the file itself is
 /// written on a background thread so the pipeline pauses only to serialize.
 pub struct Store {
@@ -273,10 +279,7 @@ pub struct Store {
     fingerprint: u64,
     every: Duration,
     last: Instant,
-    writer: Option<(
-        crossbeam_channel::Sender<Vec<u8>>,
-        std::thread::JoinHandle<Result<()>>,
-    )>,
+    writer: Option<Writer>,
     /// checkpoints taken, size of the last, and the longest pause of the
     /// pipeline for one (serialization; the write happens on another thread)
     pub saved: u64,
