@@ -990,6 +990,20 @@ fn progress_bar(job: &Job, total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// A spinner with the record rate, for streams (no known size).
+fn progress_spinner(job: &Job) -> Option<indicatif::ProgressBar> {
+    if job.quiet || !(job.progress || std::io::stderr().is_terminal()) {
+        return None;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} records, {per_sec}, {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    Some(spinner)
+}
+
 /// Reads stdin, TCP connections and non-regular files through reader threads.
 fn run_streams(
     p: &mut Pipeline<'_>,
@@ -1043,6 +1057,7 @@ fn run_streams(
     let mut inputs: Vec<InputState> = Vec::new();
     let mut batch: Vec<StreamChunk> = Vec::new();
     let mut stop_seen: Option<Instant> = None;
+    let spinner = progress_spinner(job);
     loop {
         batch.clear();
         match rx.recv_timeout(IDLE_TICK) {
@@ -1118,6 +1133,9 @@ fn run_streams(
                 .collect();
             p.process(&inputs, &pieces)?;
             p.drain(&pieces)?;
+            if let Some(sp) = &spinner {
+                sp.set_position(p.counters.records);
+            }
             for c in &batch {
                 if c.last {
                     states.remove(&c.stream);
@@ -1149,6 +1167,9 @@ fn run_streams(
                 break;
             }
         }
+    }
+    if let Some(sp) = spinner {
+        sp.finish_and_clear();
     }
     Ok(true)
 }

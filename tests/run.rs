@@ -154,41 +154,54 @@ fn json_lines_with_nested_fields() {
     );
 }
 
-#[test]
-fn tcp_three_concurrent_clients_each_with_a_header() {
-    let dir = tempdir();
-    // Pick a free port, then let vigil listen on it.
+/// Starts vigil listening on a free loopback port with `args` after the input.
+fn spawn_tcp(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
+    let input = format!("tcp://{addr}");
     let child = Command::new(common::bin())
-        .args([
-            "run",
-            &format!("tcp://{addr}"),
+        .arg("run")
+        .arg(&input)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, addr)
+}
+
+/// Connects to vigil, retrying while it starts listening.
+fn connect(addr: &str) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => return s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("vigil did not listen on {addr}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn tcp_three_concurrent_clients_each_with_a_header() {
+    let dir = tempdir();
+    let (child, addr) = spawn_tcp(
+        dir.path(),
+        &[
             "--time",
             "ts",
             "--key",
             "host",
             "--agg",
             "count(), sum(value)",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let connect = || loop {
-        match TcpStream::connect(&addr) {
-            Ok(s) => return s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("vigil did not listen: {e}"),
-        }
-    };
-    let mut clients: Vec<TcpStream> = (0..3).map(|_| connect()).collect();
+        ],
+    );
+    let mut clients: Vec<TcpStream> = (0..3).map(|_| connect(&addr)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         c.write_all(HEADER.as_bytes()).unwrap();
         for j in 0..10 {
@@ -196,7 +209,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
         }
     }
     // one client that connects and sends nothing
-    drop(connect());
+    drop(connect(&addr));
     drop(clients);
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc_kill(child.id() as i32, 15) };
@@ -219,34 +232,8 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
 #[test]
 fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
     let dir = tempdir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(common::bin())
-        .args([
-            "run",
-            &format!("tcp://{addr}"),
-            "--time",
-            "ts",
-            "--agg",
-            "count()",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut c = loop {
-        match TcpStream::connect(&addr) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let (child, addr) = spawn_tcp(dir.path(), &["--time", "ts", "--agg", "count()"]);
+    let mut c = connect(&addr);
     c.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,h,1\n2026-01-01T00:0")
         .unwrap();
     drop(c);
