@@ -347,6 +347,7 @@ impl<'a> Pipeline<'a> {
                     shard.apply(engine, &view(r), *r, &mut budget);
                 }
                 shard.advance(engine, wm_end, true);
+                shard.sort_rows();
             };
             if self.shards.len() == 1 {
                 work((&mut self.shards[0], &self.routed[0]));
@@ -405,7 +406,9 @@ impl<'a> Pipeline<'a> {
                 self.engine.max_keys
             );
         }
-        rows.sort_unstable_by(|a, b| {
+        // Each shard's rows are usually sorted already (in parallel, by
+        // `sort_rows`): the stable sort merges those runs in near-linear time.
+        rows.sort_by(|a, b| {
             a.order
                 .cmp(&b.order)
                 .then_with(|| compare_keys(&a.key, &b.key))

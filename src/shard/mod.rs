@@ -125,6 +125,16 @@ impl Shard {
         self.live
     }
 
+    /// Puts this shard's pending rows in report order, so merging the shards'
+    /// rows is cheap.
+    pub fn sort_rows(&mut self) {
+        self.out.rows.sort_unstable_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| crate::plan::compare_keys(&a.key, &b.key))
+        });
+    }
+
     /// Closes every window (and fires every absent check) due at `wm`, then
     /// adds one record that arrived with watermark `wm_before`.
     pub fn apply(
