@@ -99,7 +99,7 @@ fn killed_at_random_moments_resumes_to_identical_output() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let wait_ms = 30 + (seed >> 33) % 250;
+        let wait_ms = 20 + (seed >> 33) % 150;
         std::thread::sleep(Duration::from_millis(wait_ms));
         match child.try_wait().unwrap() {
             Some(status) => {

@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 const READ_SIZE: usize = 1 << 16;
 /// How often blocked TCP readers look at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
+/// After SIGINT/SIGTERM, how long a connection that keeps sending is still read.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// A regular file, mapped.
 pub struct MappedFile {
@@ -153,9 +155,15 @@ pub fn pump(
     let mut line = 1u64;
     let mut to_skip = skip;
     let mut sent_any = false;
+    // After a stop request, what the peer already sent is still read: reading
+    // ends at the first quiet poll, at end of stream, or after STOP_GRACE.
+    let mut stopping_since: Option<std::time::Instant> = None;
     loop {
         if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-            break;
+            let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > STOP_GRACE {
+                break;
+            }
         }
         let len = buf.len();
         buf.resize(len + READ_SIZE, 0);
