@@ -212,16 +212,7 @@ impl Scanner<'_> {
 
     /// `self.i` is at `{`. `node`: trie node of this object (None: skip only).
     fn object(&mut self, node: Option<usize>, depth: usize) -> Result<(), DecodeError> {
-        if depth > MAX_DEPTH {
-            return Err(DecodeError::new(format!(
-                "invalid JSON: nesting deeper than {MAX_DEPTH} at byte {}",
-                self.i
-            )));
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.open_container(depth, b'}')? {
             return Ok(());
         }
         loop {
@@ -320,7 +311,9 @@ impl Scanner<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), DecodeError> {
+    /// `self.i` is at `{` or `[`: checks the depth, steps in, and says whether
+    /// the container is empty (then its `close` is consumed too).
+    fn open_container(&mut self, depth: usize, close: u8) -> Result<bool, DecodeError> {
         if depth > MAX_DEPTH {
             return Err(DecodeError::new(format!(
                 "invalid JSON: nesting deeper than {MAX_DEPTH} at byte {}",
@@ -329,8 +322,15 @@ impl Scanner<'_> {
         }
         self.i += 1;
         self.ws();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.i += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), DecodeError> {
+        if self.open_container(depth, b']')? {
             return Ok(());
         }
         loop {
