@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::plan::{compare_keys, Extracted, RecordPlan, Scratch};
 use crate::shard::{Engine, KeyBudget, RecordView, Routed, Shard};
 use crate::sink::{write_error, AlertWriter, Output, ReportWriter, RuleInfo};
-use crate::source::{self, MappedFile, StreamChunk};
+use crate::source::{self, StreamChunk};
 use crate::stats::Counters;
 use crate::time::TimeFormat;
 use crate::window::Layout;
@@ -50,7 +50,6 @@ struct InputState {
     name: Arc<str>,
     decoder: Box<dyn LineDecoder>,
     time_format: TimeFormat,
-    format: Format,
     header: Option<Vec<u8>>,
 }
 
@@ -599,7 +598,6 @@ fn open_input(
             name,
             decoder,
             time_format,
-            format,
             header,
         },
         consumed,
@@ -746,12 +744,11 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .checkpoint
         .as_ref()
         .map(|path| checkpoint::Store::new(path.clone(), fingerprint, job.checkpoint_every));
-    let ended = if job.all_files() {
-        run_files(&mut p, job, &mut store, &prior)?
+    if job.all_files() {
+        run_files(&mut p, job, &mut store, &prior)?;
     } else {
-        run_streams(&mut p, job, &mut store, &prior, &stop)?
-    };
-    let _ = ended;
+        run_streams(&mut p, job, &mut store, &prior, &stop)?;
+    }
     if !job.incremental {
         p.flush_all()?;
     }
@@ -865,7 +862,7 @@ fn run_files(
     job: &Job,
     store: &mut Option<checkpoint::Store>,
     prior: &Counters,
-) -> Result<bool> {
+) -> Result<()> {
     let plan = p.engine.plan;
     let mut files = Vec::new();
     for input in &job.inputs {
@@ -976,7 +973,7 @@ fn run_files(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(true)
+    Ok(())
 }
 
 fn progress_bar(job: &Job, total: u64) -> Option<indicatif::ProgressBar> {
@@ -1014,7 +1011,7 @@ fn run_streams(
     store: &mut Option<checkpoint::Store>,
     prior: &Counters,
     stop: &Arc<AtomicBool>,
-) -> Result<bool> {
+) -> Result<()> {
     let plan = p.engine.plan;
     let (tx, rx) = crossbeam_channel::bounded::<StreamChunk>(64);
     let mut next_stream = 0u32;
@@ -1113,7 +1110,6 @@ fn run_streams(
                         name: s.name.clone(),
                         decoder: s.decoder.fork(),
                         time_format: s.time_format.clone(),
-                        format: s.format,
                         header: None,
                     });
                     inputs.len() - 1
@@ -1174,7 +1170,7 @@ fn run_streams(
     if let Some(sp) = spinner {
         sp.finish_and_clear();
     }
-    Ok(true)
+    Ok(())
 }
 
 fn first_line(data: &[u8]) -> Option<&[u8]> {
@@ -1188,6 +1184,3 @@ fn first_line(data: &[u8]) -> Option<&[u8]> {
     }
     Some(l)
 }
-
-#[allow(dead_code)]
-fn _assert_send(_: &MappedFile) {}

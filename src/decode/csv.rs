@@ -95,8 +95,6 @@ pub struct CsvDecoder {
     columns: usize,
     /// slot for each column position (None: not wanted)
     slot_of_column: Vec<Option<usize>>,
-    /// the wanted field names, for messages
-    names: Vec<String>,
     spans: Vec<(usize, usize, bool)>,
 }
 
@@ -120,7 +118,6 @@ impl CsvDecoder {
             delimiter,
             columns: header.len(),
             slot_of_column,
-            names: header.to_vec(),
             spans: Vec::with_capacity(header.len()),
         };
         Ok(decoder)
@@ -179,7 +176,6 @@ impl LineDecoder for CsvDecoder {
             Ok(())
         });
         self.spans = spans;
-        let _ = &self.names;
         out
     }
 

@@ -154,7 +154,6 @@ pub fn pump(
     let mut offset = 0u64;
     let mut line = 1u64;
     let mut to_skip = skip;
-    let mut sent_any = false;
     // After a stop request, what the peer already sent is still read: reading
     // ends at the first quiet poll, at end of stream, or after STOP_GRACE.
     let mut stopping_since: Option<std::time::Instant> = None;
@@ -188,7 +187,7 @@ pub fn pump(
             }
             Err(e) => {
                 buf.truncate(len);
-                send_rest(&mut buf, stream, &name, tx, offset, line, sent_any);
+                send_rest(&mut buf, stream, &name, tx, offset, line);
                 return Err(e);
             }
         };
@@ -221,14 +220,13 @@ pub fn pump(
                 };
                 offset += size;
                 line += lines;
-                sent_any = true;
                 if tx.send(chunk).is_err() {
                     return Ok(());
                 }
             }
         }
     }
-    send_rest(&mut buf, stream, &name, tx, offset, line, sent_any);
+    send_rest(&mut buf, stream, &name, tx, offset, line);
     Ok(())
 }
 
@@ -239,7 +237,6 @@ fn send_rest(
     tx: &Sender<StreamChunk>,
     offset: u64,
     line: u64,
-    _sent_any: bool,
 ) {
     let _ = tx.send(StreamChunk {
         stream,
