@@ -175,3 +175,49 @@ fn completions_for_each_shell() {
         );
     }
 }
+
+#[test]
+fn check_prints_the_dataflow_plan_and_flags_override_the_job_file() {
+    let out = Command::new(common::bin())
+        .args(["check", "-c", "testdata/job.toml", "--threads", "2"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+    let over = Command::new(common::bin())
+        .args([
+            "check",
+            "-c",
+            "testdata/job.toml",
+            "--window",
+            "5m",
+            "--slide",
+            "1m",
+            "--alert",
+            "avg(value) > 1",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&over.stdout);
+    assert!(text.contains("window:     sliding 5m every 1m"), "{text}");
+    assert!(
+        text.contains("rule:       rule1 [warning] for 1: avg(value) > 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cpu_hot"),
+        "a repeated flag replaces the file's list: {text}"
+    );
+    let bad = Command::new(common::bin())
+        .args(["check", "-c", "testdata/job.toml", "--agg", "p95()"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
