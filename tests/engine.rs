@@ -176,6 +176,7 @@ fn processing_time_windows_close_with_no_further_input() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"host,value\na,1\na,2\n").unwrap();
     stdin.flush().unwrap();
@@ -256,6 +257,7 @@ fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"ts\n2026-01-01T00:00:00.100Z\n2026-01-01T00:00:00.200Z\n")

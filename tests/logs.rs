@@ -228,6 +228,7 @@ fn rows_appear_before_the_writer_closes_the_pipe() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     let line = |t: &str| {
         format!("10.0.0.1 - - [01/Jan/2026:{t} +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"\n")

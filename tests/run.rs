@@ -201,6 +201,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
             "count(), sum(value)",
         ],
     );
+    let _watchdog = common::watchdog(child.id(), 60);
     let mut clients: Vec<TcpStream> = (0..3).map(|_| connect(&addr)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         c.write_all(HEADER.as_bytes()).unwrap();
@@ -233,6 +234,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
 fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
     let dir = tempdir();
     let (child, addr) = spawn_tcp(dir.path(), &["--time", "ts", "--agg", "count()"]);
+    let _watchdog = common::watchdog(child.id(), 60);
     let mut c = connect(&addr);
     c.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,h,1\n2026-01-01T00:0")
         .unwrap();

@@ -105,3 +105,34 @@ pub fn rfc3339(ms: i64) -> String {
         sod % 60
     )
 }
+
+/// Kills process `pid` after `secs` seconds unless the test ended first, so a
+/// regression that stops vigil from answering fails the test instead of
+/// hanging CI. The returned guard disarms the watchdog when dropped.
+pub fn watchdog(pid: u32, secs: u64) -> Watchdog {
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = armed.clone();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    });
+    Watchdog(armed)
+}
+
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
