@@ -790,8 +790,8 @@ fn print_summary(
         .map(|e| e.trackers.iter().filter(|t| t.is_firing()).count())
         .sum();
     let mut line = format!(
-        "vigil: records={} bad={} bad_values={} late={} dropped={} windows={} alerts={} firing={} elapsed={:.3}s",
-        c.records, c.bad, c.bad_values, c.late, c.dropped, c.windows, c.alerts, firing, secs
+        "vigil: records={} bad={} bad_values={} late={} dropped={} windows={} alerts={} elapsed={:.3}s",
+        c.records, c.bad, c.bad_values, c.late, c.dropped, c.windows, c.alerts, secs
     );
     if secs > 0.0 {
         line.push_str(&format!(
@@ -800,6 +800,8 @@ fn print_summary(
             c.records as f64 / secs
         ));
     }
+    // alerts still firing at the end (no resolved event is invented for them)
+    line.push_str(&format!(" firing={firing}"));
     if c.filtered > 0 {
         line.push_str(&format!(" filtered={}", c.filtered));
     }

@@ -54,6 +54,18 @@ fn one_file_report_has_spec_columns_times_and_floats() {
     assert_eq!(s["records"], "4");
     assert_eq!(s["windows"], "3");
     assert_eq!(s["bad"], "0");
+    // scripts may read the summary by position: the spec's keys come first, in its order
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("vigil: records="))
+        .unwrap();
+    assert!(
+        line.starts_with(
+            "vigil: records=4 bad=0 bad_values=0 late=0 dropped=0 windows=3 alerts=0 elapsed="
+        ),
+        "{line}"
+    );
 }
 
 #[test]
