@@ -114,12 +114,18 @@ impl Quantiles {
                 if values.is_empty() {
                     return None;
                 }
-                let mut sorted = values.clone();
-                sorted.sort_unstable_by(f64::total_cmp);
-                let h = (sorted.len() - 1) as f64 * q;
+                // The two closest ranks by selection, not a full sort: the
+                // lo-th smallest, then the smallest of what lies above it.
+                let mut v = values.clone();
+                let h = (v.len() - 1) as f64 * q;
                 let lo = h.floor() as usize;
-                let hi = (lo + 1).min(sorted.len() - 1);
-                Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
+                let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+                let at_hi = above
+                    .iter()
+                    .copied()
+                    .min_by(f64::total_cmp)
+                    .unwrap_or(at_lo);
+                Some(at_lo + (h - lo as f64) * (at_hi - at_lo))
             }
             Quantiles::Sketch(s) => s.quantile(q).ok().flatten(),
         }
