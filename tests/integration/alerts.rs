@@ -2,9 +2,7 @@
 //! --on-alert delivery (slow, failing, hostile keys), --fail-on-alert,
 //! and `vigil test` passing and failing with a diff.
 
-mod common;
-
-use common::{run_in, tempdir, write};
+use crate::common::{run_in, tempdir, write};
 
 /// Minute `m`, second `s` of 2026-01-01.
 fn ts(m: u32, s: u32) -> String {

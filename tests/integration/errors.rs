@@ -2,9 +2,7 @@
 //! each usage error, pinned by snapshots (reviewed by eye once: each says
 //! what was wrong, where, and what would be right).
 
-mod common;
-
-use common::{run_in, tempdir, write};
+use crate::common::{run_in, tempdir, write};
 
 fn case(args: &[&str]) -> String {
     let dir = tempdir();

@@ -3,8 +3,6 @@
 //! unterminated quote, non-UTF-8 bytes), format sniffing, and live output
 //! through a pipe.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,8 +12,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn vigil(args: &[&str]) -> common::Output {
-    common::run_in(root(), args, None)
+fn vigil(args: &[&str]) -> crate::common::Output {
+    crate::common::run_in(root(), args, None)
 }
 
 #[test]
@@ -218,7 +216,7 @@ fn regex_named_groups_become_fields() {
 
 #[test]
 fn rows_appear_before_the_writer_closes_the_pipe() {
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         .args([
             "run", "--format", "nginx", "--time", "time", "--window", "1m", "--agg", "count()",
         ])
@@ -228,7 +226,7 @@ fn rows_appear_before_the_writer_closes_the_pipe() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _watchdog = common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     let line = |t: &str| {
         format!("10.0.0.1 - - [01/Jan/2026:{t} +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"\n")

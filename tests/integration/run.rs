@@ -1,14 +1,12 @@
 //! End-to-end runs of the built binary: inputs (file, several files, stdin,
 //! JSON lines, TCP), report format, and bad input of every kind.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_in, tempdir, write};
+use crate::common::{run_in, tempdir, write};
 
 const HEADER: &str = "ts,host,value\n";
 
@@ -175,7 +173,7 @@ fn spawn_tcp(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, Stri
         .port();
     let addr = format!("127.0.0.1:{port}");
     let input = format!("tcp://{addr}");
-    let child = Command::new(common::bin())
+    let child = Command::new(crate::common::bin())
         .arg("run")
         .arg(&input)
         .args(args)
@@ -213,7 +211,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
             "count(), sum(value)",
         ],
     );
-    let _watchdog = common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(child.id(), 60);
     let mut clients: Vec<TcpStream> = (0..3).map(|_| connect(&addr)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         c.write_all(HEADER.as_bytes()).unwrap();
@@ -246,7 +244,7 @@ fn tcp_three_concurrent_clients_each_with_a_header() {
 fn tcp_client_hanging_up_mid_line_is_counted_not_fatal() {
     let dir = tempdir();
     let (child, addr) = spawn_tcp(dir.path(), &["--time", "ts", "--agg", "count()"]);
-    let _watchdog = common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(child.id(), 60);
     let mut c = connect(&addr);
     c.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,h,1\n2026-01-01T00:0")
         .unwrap();
@@ -269,7 +267,7 @@ extern "C" {
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
-fn bad_input_run(content: &[u8], extra: &[&str]) -> (common::Output, tempfile::TempDir) {
+fn bad_input_run(content: &[u8], extra: &[&str]) -> (crate::common::Output, tempfile::TempDir) {
     let dir = tempdir();
     write(dir.path(), "in.csv", content);
     let mut args = vec![

@@ -2,8 +2,6 @@
 //! the quick start runs, the checked-in man page matches the CLI and lints
 //! clean, every flag is documented, completions are produced.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -17,7 +15,7 @@ fn readme() -> String {
 
 /// Runs `line` with bash from the repository root, `vigil` being the built binary.
 fn sh(line: &str) -> std::process::Output {
-    let bin = common::bin();
+    let bin = crate::common::bin();
     let script = format!("vigil() {{ '{}' \"$@\"; }}\n{line}", bin.display());
     Command::new("bash")
         .arg("-c")
@@ -97,14 +95,17 @@ fn quick_start_runs_on_shipped_data() {
 
 #[test]
 fn man_page_is_current_and_documents_every_flag() {
-    let generated = Command::new(common::bin()).arg("man").output().unwrap();
+    let generated = Command::new(crate::common::bin())
+        .arg("man")
+        .output()
+        .unwrap();
     assert!(generated.status.success());
     let checked_in = std::fs::read_to_string(root().join("man/vigil.1")).unwrap();
     assert!(
         checked_in == String::from_utf8_lossy(&generated.stdout),
         "man/vigil.1 is out of date: regenerate it with `cargo run -- man > man/vigil.1`"
     );
-    let help = Command::new(common::bin())
+    let help = Command::new(crate::common::bin())
         .args(["run", "--help"])
         .output()
         .unwrap();
@@ -163,7 +164,7 @@ fn man_page_has_no_groff_warnings() {
 #[test]
 fn completions_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = Command::new(common::bin())
+        let out = Command::new(crate::common::bin())
             .args(["completions", shell])
             .output()
             .unwrap();
@@ -178,7 +179,7 @@ fn completions_for_each_shell() {
 
 #[test]
 fn check_prints_the_dataflow_plan_and_flags_override_the_job_file() {
-    let out = Command::new(common::bin())
+    let out = Command::new(crate::common::bin())
         .args(["check", "-c", "testdata/job.toml", "--threads", "2"])
         .current_dir(root())
         .output()
@@ -189,7 +190,7 @@ fn check_prints_the_dataflow_plan_and_flags_override_the_job_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
-    let over = Command::new(common::bin())
+    let over = Command::new(crate::common::bin())
         .args([
             "check",
             "-c",
@@ -214,7 +215,7 @@ fn check_prints_the_dataflow_plan_and_flags_override_the_job_file() {
         !text.contains("cpu_hot"),
         "a repeated flag replaces the file's list: {text}"
     );
-    let bad = Command::new(common::bin())
+    let bad = Command::new(crate::common::bin())
         .args(["check", "-c", "testdata/job.toml", "--agg", "p95()"])
         .current_dir(root())
         .output()

@@ -1,12 +1,10 @@
 //! Checkpoints: kill -9 at random moments and resume to byte-identical
 //! outputs; every refusal; --fresh; --incremental growth and rotation.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{run_in, tempdir, write};
+use crate::common::{run_in, tempdir, write};
 
 /// A deterministic input: `rows` records over a few hosts, mildly disordered.
 fn metrics(rows: usize, start_s: i64) -> String {
@@ -21,7 +19,7 @@ fn metrics(rows: usize, start_s: i64) -> String {
         let v = (x >> 8) % 10_000;
         s.push_str(&format!(
             "{},h{host},{}.{:02}\n",
-            common::rfc3339(t),
+            crate::common::rfc3339(t),
             v / 100,
             v % 100
         ));
@@ -89,7 +87,7 @@ fn killed_at_random_moments_resumes_to_identical_output() {
             "--threads",
             if attempt % 2 == 0 { "1" } else { "2" },
         ]);
-        let mut child = Command::new(common::bin())
+        let mut child = Command::new(crate::common::bin())
             .args(&args)
             .current_dir(dir.path())
             .stdout(Stdio::null())

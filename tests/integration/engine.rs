@@ -3,13 +3,11 @@
 //! sliding windows late for some only); processing-time windows close on the
 //! wall clock; --max-keys drops and counts.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_in, tempdir, write};
+use crate::common::{run_in, tempdir, write};
 
 #[test]
 fn threads_1_and_8_give_identical_bytes_on_100k_disordered_records() {
@@ -23,7 +21,7 @@ fn threads_1_and_8_give_identical_bytes_on_100k_disordered_records() {
         let t = 1_767_225_600_000 + i * 50 - (x % 4000) as i64;
         s.push_str(&format!(
             "{},h{},m{},{}.{}\n",
-            common::rfc3339(t),
+            crate::common::rfc3339(t),
             x % 97,
             (x >> 8) % 5,
             (x >> 16) % 1000,
@@ -169,14 +167,14 @@ fn a_sliding_record_late_for_some_windows_goes_into_the_others() {
 
 #[test]
 fn processing_time_windows_close_with_no_further_input() {
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         .args(["run", "-", "--window", "1s", "--agg", "count()"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _watchdog = common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"host,value\na,1\na,2\n").unwrap();
     stdin.flush().unwrap();
@@ -239,7 +237,7 @@ fn max_keys_drops_new_keys_and_counts_them_the_same_with_any_threads() {
 
 #[test]
 fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         .args([
             "run",
             "-",
@@ -257,7 +255,7 @@ fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _watchdog = common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(child.id(), 60);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"ts\n2026-01-01T00:00:00.100Z\n2026-01-01T00:00:00.200Z\n")

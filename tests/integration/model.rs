@@ -3,8 +3,6 @@
 //! SPEC section 3. The model re-derives windows record by record with plain
 //! loops and vectors; it shares no code with the engine.
 
-mod common;
-
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -61,7 +59,12 @@ fn csv_input(recs: &[Rec]) -> String {
     let mut s = String::from("ts,host,value\n");
     for r in recs {
         let v = r.v.map(fmt_v).unwrap_or_default();
-        s.push_str(&format!("{},{},{}\n", common::rfc3339(r.t), r.key, v));
+        s.push_str(&format!(
+            "{},{},{}\n",
+            crate::common::rfc3339(r.t),
+            r.key,
+            v
+        ));
     }
     s
 }
@@ -243,8 +246,8 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), TestCaseError> {
-    let dir = common::tempdir();
-    let input = common::write(dir.path(), "in.csv", csv_input(recs));
+    let dir = crate::common::tempdir();
+    let input = crate::common::write(dir.path(), "in.csv", csv_input(recs));
     let delay_arg = format!("{delay}ms");
     let mut args: Vec<String> = vec![
         "run".into(),
@@ -272,7 +275,7 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
         Kind::Count { n } => args.extend(["--count-window".into(), n.to_string()]),
     }
     let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let out = common::run_in(dir.path(), &argv, None);
+    let out = crate::common::run_in(dir.path(), &argv, None);
     prop_assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     let (expected, late) = model(recs, kind, delay);
     prop_assert_eq!(out.count("late"), late);
@@ -288,7 +291,7 @@ fn check(recs: &[Rec], kind: Kind, delay: i64, threads: &str) -> Result<(), Test
     prop_assert_eq!(got.len(), expected.len(), "rows:\n{}", out.stdout);
     for (line, (_, s, e, k, aggs)) in got.iter().zip(&expected) {
         let cells: Vec<&str> = line.split(',').collect();
-        let (want_start, want_end) = (common::rfc3339(*s), common::rfc3339(*e));
+        let (want_start, want_end) = (crate::common::rfc3339(*s), crate::common::rfc3339(*e));
         prop_assert_eq!(cells[0], want_start.as_str(), "row {}", line);
         prop_assert_eq!(cells[1], want_end.as_str(), "row {}", line);
         prop_assert_eq!(cells[2], k.as_str());

@@ -1,0 +1,142 @@
+//! The one place where tests get real outside components (Flink, Alertmanager,
+//! Chromium): Debian packages installed on first use when running as root
+//! (`apt-get update` first), Python packages in a venv under `target/`. A
+//! component that cannot be had fails the test when `CI=true`; elsewhere the
+//! test says why and returns early, so a laptop without root still runs the rest.
+//!
+//! Each component has its own function here (`alertmanager()`, `chromium()`,
+//! `pyflink()`), built on the primitives below; tests never install anything
+//! themselves.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// One installer at a time: tests run in parallel threads, apt and pip do not.
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// True when running in CI, where a missing component is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// What a test does when a component is missing: panics in CI, else prints
+/// the reason and returns None so the test can end early.
+pub fn unavailable<T>(what: &str, why: &str) -> Option<T> {
+    if in_ci() {
+        panic!("{what} is needed in CI and could not be set up: {why}");
+    }
+    eprintln!("skipping: {what} is not available here: {why}");
+    None
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The project's `target/` directory (tests run with the manifest dir as cwd).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+    }
+}
+
+/// Makes sure `binary` exists, installing the Debian `packages` when it does
+/// not and we are root. Returns the binary's path, or why it is missing.
+pub fn debian(binary: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    let find = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(binary))
+                .find(|p| p.is_file())
+        })
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    if !is_root() {
+        return Err(format!(
+            "{binary} not found and not root: apt-get install {}",
+            packages.join(" ")
+        ));
+    }
+    let update = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .status()
+        .map_err(|e| format!("apt-get update: {e}"))?;
+    if !update.success() {
+        return Err(format!("apt-get update failed ({update})"));
+    }
+    let install = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| format!("apt-get install: {e}"))?;
+    if !install.success() {
+        return Err(format!(
+            "apt-get install {} failed ({install})",
+            packages.join(" ")
+        ));
+    }
+    find().ok_or_else(|| format!("{binary} still missing after installing {packages:?}"))
+}
+
+/// A Python venv at `target/<name>` holding `packages` (pip specifiers);
+/// created on first use and reused. Returns its `python` executable.
+pub fn python_venv(name: &str, packages: &[&str], probe: &str) -> Result<PathBuf, String> {
+    let dir = target_dir().join(name);
+    let python = dir.join("bin").join("python");
+    let works = |py: &Path| {
+        Command::new(py)
+            .args(["-c", probe])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if works(&python) {
+        return Ok(python);
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if works(&python) {
+        return Ok(python);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("python3 -m venv: {e}"))?;
+    if !made.success() {
+        return Err(format!("python3 -m venv {} failed", dir.display()));
+    }
+    let pip = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(packages)
+        .status()
+        .map_err(|e| format!("pip install: {e}"))?;
+    if !pip.success() || !works(&python) {
+        return Err(format!("pip install {} failed", packages.join(" ")));
+    }
+    Ok(python)
+}
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
