@@ -7,9 +7,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use vigil::agg::{parse_agg_list, AggPlan, SlotValue};
-use vigil::cli::WindowSpec;
 use vigil::decode::csv::CsvDecoder;
 use vigil::decode::{FieldSlots, LineDecoder};
+use vigil::job::WindowSpec;
 use vigil::time::TimeFormat;
 use vigil::window::{Closed, KeyWindows, Layout};
 

@@ -30,7 +30,7 @@ fn main() {
 fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Run(args) => {
-            let job = vigil::cli::Job::from_args(&args.inputs, &args.job)?;
+            let job = vigil::job::Job::from_args(&args.inputs, &args.job)?;
             let outcome = vigil::app::run(&job)?;
             Ok(if job.fail_on_alert && outcome.alerts_fired > 0 {
                 EXIT_ALERTS

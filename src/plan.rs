@@ -7,10 +7,10 @@ use std::hash::BuildHasher;
 
 use crate::agg::{AggPlan, AggSpec, AggValue, SlotValue};
 use crate::alert::{Condition, Rule};
-use crate::cli::Job;
 use crate::decode::{DecodeError, FieldSlots};
 use crate::error::{Error, Result};
 use crate::expr::{Compiled, Ref, Value};
+use crate::job::Job;
 use crate::time::TimeFormat;
 
 /// Seed of the key and value hashes: fixed, so shard routing and distinct

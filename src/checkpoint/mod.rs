@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Job;
 use crate::error::{Error, Result};
+use crate::job::Job;
 use crate::shard::KeyEntry;
 use crate::source::{self, FileIdentity, MappedFile};
 use crate::stats::Counters;

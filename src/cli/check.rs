@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use super::args::JobArgs;
-use super::config::{
+use crate::error::{Error, Result};
+use crate::job::{
     AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
 };
-use crate::error::{Error, Result};
 use crate::plan::RecordPlan;
 
 /// A duration in the units people write.

@@ -1,5 +1,5 @@
 //! The command line: clap definitions ([`args`]), the job file and the
-//! resolved [`Job`] ([`config`]). The only module that knows clap; nothing
+//! resolved [`crate::job::Job`] built from them ([`config`]). The only module that knows clap; nothing
 //! after [`Job::from_args`] re-checks a flag.
 
 pub mod args;
@@ -8,10 +8,6 @@ pub mod config;
 pub mod jobfile;
 pub mod man;
 pub mod ruletest;
-
-pub use config::{
-    AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
-};
 
 /// Writes the completion script for `shell` to stdout.
 pub fn completions(shell: clap_complete::Shell) {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::args::JobArgs;
-use super::config::{AlertsFormat, InputSpec, Job};
 use crate::error::{Error, Result};
+use crate::job::{AlertsFormat, InputSpec, Job};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

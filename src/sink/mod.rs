@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::agg::{write_value, AggValue};
 use crate::alert::Transition;
-use crate::cli::{AlertsFormat, OutputFormat};
 use crate::error::{Error, Result};
+use crate::job::{AlertsFormat, OutputFormat};
 use crate::plan::key_fields;
 use crate::shard::{AlertEvent, Row};
 use crate::time::format_rfc3339_ms;

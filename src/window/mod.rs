@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agg::{AggPlan, AggState, SlotValue};
-use crate::cli::WindowSpec;
+use crate::job::WindowSpec;
 
-/// Window arithmetic fixed at start; validated by `cli::config`.
+/// Window arithmetic fixed at start; validated when the job is built.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Layout {
     /// Tumbling (size == slide) and sliding windows.

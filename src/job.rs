@@ -1,0 +1,120 @@
+//! The resolved job: every flag and job-file key validated and turned into
+//! domain types before any input is opened. `cli::config` builds it
+//! (`Job::from_args`, the only place flags become these types); every stage
+//! reads it and none changes it. Data only: no parsing of flags here, no I/O.
+
+use std::path::PathBuf;
+
+use crate::agg::AggSpec;
+use crate::alert::Rule;
+use crate::decode::Format;
+use crate::expr::Expr;
+use crate::time::TimeFormat;
+
+/// Default `--max-keys`.
+pub const DEFAULT_MAX_KEYS: u64 = 1_000_000;
+/// Default `--checkpoint-every`, in milliseconds of wall time.
+pub const DEFAULT_CHECKPOINT_EVERY_MS: i64 = 10_000;
+/// Window used when none of --window, --session, --count-window is given.
+pub const DEFAULT_WINDOW_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum InputSpec {
+    File(PathBuf),
+    Stdin,
+    /// `tcp://HOST:PORT`: the `HOST:PORT` part.
+    Tcp(String),
+}
+
+impl InputSpec {
+    pub fn describe(&self) -> String {
+        match self {
+            InputSpec::File(p) => p.display().to_string(),
+            InputSpec::Stdin => "<stdin>".to_string(),
+            InputSpec::Tcp(a) => format!("tcp://{a}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Fixed(Format),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    Tumbling { size: i64 },
+    Sliding { size: i64, slide: i64 },
+    Session { gap: i64 },
+    Count { n: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertsFormat {
+    /// Human-readable lines (stderr default).
+    Text,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRecordPolicy {
+    Skip,
+    Fail,
+    File(PathBuf),
+}
+
+/// A fully validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub inputs: Vec<InputSpec>,
+    pub format: FormatChoice,
+    pub regex: Option<String>,
+    pub delimiter: u8,
+    pub has_header: bool,
+    pub columns: Option<Vec<String>>,
+    pub time_field: Option<String>,
+    /// None: the format's default (presets) or auto.
+    pub time_format: Option<TimeFormat>,
+    pub time_format_text: String,
+    pub key: Vec<String>,
+    pub window: WindowSpec,
+    pub aggs: Vec<AggSpec>,
+    pub where_expr: Option<Expr>,
+    pub where_text: Option<String>,
+    pub evals: Vec<(String, Expr, String)>,
+    pub max_delay: i64,
+    pub late_output: Option<PathBuf>,
+    pub idle_timeout: Option<i64>,
+    pub rules: Vec<Rule>,
+    pub output: Option<PathBuf>,
+    pub output_format: OutputFormat,
+    pub alerts: Option<PathBuf>,
+    pub alerts_format: AlertsFormat,
+    pub on_alert: Option<String>,
+    pub fail_on_alert: bool,
+    pub checkpoint: Option<PathBuf>,
+    pub checkpoint_every: i64,
+    pub incremental: bool,
+    pub fresh: bool,
+    pub on_bad_record: BadRecordPolicy,
+    pub max_keys: u64,
+    pub threads: usize,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+impl Job {
+    /// True when every input is a file (output may be buffered for throughput).
+    pub fn all_files(&self) -> bool {
+        self.inputs.iter().all(|i| matches!(i, InputSpec::File(_)))
+    }
+}
