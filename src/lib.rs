@@ -4,13 +4,14 @@
 
 pub mod agg;
 pub mod alert;
-pub mod app;
+
 pub mod checkpoint;
 pub mod cli;
 pub mod decode;
 pub mod error;
 pub mod expr;
 pub mod job;
+pub mod pipeline;
 pub mod plan;
 pub mod shard;
 pub mod sink;

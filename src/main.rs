@@ -31,7 +31,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Run(args) => {
             let job = vigil::job::Job::from_args(&args.inputs, &args.job)?;
-            let outcome = vigil::app::run(&job)?;
+            let outcome = vigil::pipeline::run(&job)?;
             Ok(if job.fail_on_alert && outcome.alerts_fired > 0 {
                 EXIT_ALERTS
             } else {

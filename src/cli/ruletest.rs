@@ -129,7 +129,7 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
         job.incremental = false;
         job.on_alert = None;
         job.late_output = None;
-        crate::app::run(&job)?;
+        crate::pipeline::run(&job)?;
         let actual = read_events(&alerts, &job)?;
         let expected: Vec<Event> = case
             .expect

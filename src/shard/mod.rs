@@ -16,6 +16,14 @@ use crate::plan::RecordPlan;
 use crate::stats::Counters;
 use crate::window::{Added, Closed, KeyWindows, Layout};
 
+pub mod stamp;
+
+/// The shard that owns keys with this hash, among `n`.
+#[inline]
+pub fn shard_of(hash: u64, n: usize) -> usize {
+    ((hash >> 40) as usize) % n
+}
+
 /// One report row.
 #[derive(Debug, Clone)]
 pub struct Row {

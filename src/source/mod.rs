@@ -15,6 +15,8 @@ use memmap2::Mmap;
 
 use crate::error::{Error, Result};
 
+pub mod pieces;
+
 /// Read size for streams.
 const READ_SIZE: usize = 1 << 16;
 /// How often blocked TCP readers look at the stop flag.

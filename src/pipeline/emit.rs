@@ -1,0 +1,247 @@
+//! The one room that writes a run's outputs: the report rows and alert events
+//! the shards produced (in report order), late records, bad records (file,
+//! stderr messages, `--on-bad-record fail`), and the `--on-alert` hook. Reads
+//! what the shards and the parser left in their buffers; changes no state of
+//! theirs beyond draining those buffers.
+
+use crate::alert::notify::Notifier;
+use crate::error::{Error, Result};
+use crate::job::BadRecordPolicy;
+use crate::plan::{compare_keys, RecordPlan};
+use crate::shard::{AlertEvent, Shard};
+use crate::sink::{write_error, AlertWriter, Output, ReportWriter, RuleInfo};
+use crate::source::pieces::{line_number, Piece};
+use crate::stats::Counters;
+
+use super::input::InputState;
+use super::parse::Parsed;
+
+/// Bad records reported on stderr before the rest are only counted.
+const BAD_REPORTS: u64 = 10;
+
+/// Every output of a run.
+pub struct Emitter {
+    pub report: ReportWriter,
+    pub alerts: AlertWriter,
+    pub late: Option<Output>,
+    pub bad_file: Option<Output>,
+    pub notifier: Option<Notifier>,
+    fail_on_bad: bool,
+    bad_reported: u64,
+    warned_keys: bool,
+}
+
+impl Emitter {
+    pub fn new(
+        report: ReportWriter,
+        alerts: AlertWriter,
+        late: Option<Output>,
+        bad_file: Option<Output>,
+        notifier: Option<Notifier>,
+        policy: &BadRecordPolicy,
+    ) -> Emitter {
+        Emitter {
+            report,
+            alerts,
+            late,
+            bad_file,
+            notifier,
+            fail_on_bad: *policy == BadRecordPolicy::Fail,
+            bad_reported: 0,
+            warned_keys: false,
+        }
+    }
+
+    /// Writes the input's header to `--late-output` once, so late records in
+    /// CSV can be read back.
+    pub fn late_header(&mut self, input: &InputState) -> Result<()> {
+        if let (Some(late), Some(h)) = (&mut self.late, &input.header) {
+            if late.written() == 0 {
+                late.write_all(h)
+                    .and_then(|_| late.write_all(b"\n"))
+                    .map_err(|e| write_error("late records", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bad lines of a batch, in input order: counted, collected, reported.
+    pub fn bad_lines(
+        &mut self,
+        inputs: &[InputState],
+        pieces: &[Piece<'_>],
+        parsed: &[Parsed],
+        counters: &mut Counters,
+    ) -> Result<()> {
+        for (piece, p) in pieces.iter().zip(parsed) {
+            let input = &inputs[piece.input];
+            for b in &p.bad {
+                counters.bad += 1;
+                let raw = p.line(piece, b.line_start, b.line_len);
+                if let Some(out) = &mut self.bad_file {
+                    out.write_all(raw)
+                        .and_then(|_| out.write_all(b"\n"))
+                        .map_err(|e| write_error("bad records", e))?;
+                }
+                if self.bad_reported < BAD_REPORTS || self.fail_on_bad {
+                    self.bad_reported += 1;
+                    let line_no = line_number(piece, b.line_start as usize);
+                    let msg = format!("bad record at {}:{}: {}", input.name, line_no, b.error);
+                    if self.fail_on_bad {
+                        return Err(Error::runtime(format!("{msg} (--on-bad-record fail)")));
+                    }
+                    eprintln!("vigil: {msg}");
+                    if self.bad_reported == BAD_REPORTS {
+                        eprintln!("vigil: further bad records are counted, not shown");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything the shards produced, in report order.
+    pub fn drain(
+        &mut self,
+        plan: &RecordPlan,
+        max_keys: u64,
+        shards: &mut [Shard],
+        pieces: &[Piece<'_>],
+        parsed: &[Parsed],
+        counters: &mut Counters,
+    ) -> Result<()> {
+        let mut rows = Vec::new();
+        let mut alerts = Vec::new();
+        let mut late = Vec::new();
+        let mut dropped = 0;
+        for shard in shards.iter_mut() {
+            rows.append(&mut shard.out.rows);
+            alerts.append(&mut shard.out.alerts);
+            late.append(&mut shard.out.late);
+            dropped += shard.out.dropped.len();
+            shard.out.dropped.clear();
+            let c = std::mem::take(&mut shard.out.counters);
+            counters.add(&c);
+        }
+        if dropped > 0 && !self.warned_keys {
+            self.warned_keys = true;
+            eprintln!(
+                "vigil: --max-keys {max_keys} reached: records for further new keys are dropped (counted as dropped)"
+            );
+        }
+        // Each shard's rows are usually sorted already (in parallel, by
+        // `sort_rows`): the stable sort merges those runs in near-linear time.
+        rows.sort_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| compare_keys(&a.key, &b.key))
+        });
+        self.report
+            .write_rows(&rows)
+            .map_err(|e| write_error("the report", e))?;
+        if !alerts.is_empty() {
+            alerts.sort_by(|a, b| {
+                a.time
+                    .cmp(&b.time)
+                    .then_with(|| compare_keys(&a.key, &b.key))
+                    .then(a.rule.cmp(&b.rule))
+            });
+            self.write_alerts(plan, &alerts)?;
+        }
+        if let Some(out) = &mut self.late {
+            late.sort_unstable_by_key(|l| l.0);
+            for (_, chunk, index) in late {
+                let rec = &parsed[chunk as usize].recs[index as usize];
+                let raw = parsed[chunk as usize].line(
+                    &pieces[chunk as usize],
+                    rec.line_start,
+                    rec.line_len,
+                );
+                out.write_all(raw)
+                    .and_then(|_| out.write_all(b"\n"))
+                    .map_err(|e| write_error("late records", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_alerts(&mut self, plan: &RecordPlan, alerts: &[AlertEvent]) -> Result<()> {
+        let mut json = Vec::new();
+        for e in alerts {
+            let rule = &plan.rules[e.rule].rule;
+            let info = RuleInfo {
+                name: &rule.name,
+                severity: &rule.severity,
+                text: &rule.text,
+            };
+            self.alerts
+                .write(e, &info)
+                .map_err(|err| write_error("alerts", err))?;
+            if let Some(n) = &self.notifier {
+                json.clear();
+                self.alerts.event_json(e, &info, &mut json);
+                let key = crate::plan::key_fields(&e.key)
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let mut value = Vec::new();
+                crate::agg::write_value(e.value, &mut value);
+                let mut time = Vec::new();
+                crate::time::format_rfc3339_ms(e.time, &mut time);
+                n.notify(
+                    String::from_utf8_lossy(&json).into_owned(),
+                    vec![
+                        ("VIGIL_RULE", rule.name.clone()),
+                        (
+                            "VIGIL_STATE",
+                            crate::sink::state_name(e.transition).to_string(),
+                        ),
+                        ("VIGIL_SEVERITY", rule.severity.clone()),
+                        ("VIGIL_KEY", key),
+                        ("VIGIL_VALUE", String::from_utf8_lossy(&value).into_owned()),
+                        ("VIGIL_TIME", String::from_utf8_lossy(&time).into_owned()),
+                    ],
+                );
+            }
+        }
+        self.alerts
+            .end_batch()
+            .map_err(|e| write_error("alerts", e))
+    }
+
+    /// End of the run: everything written and flushed.
+    pub fn finish(&mut self) -> Result<()> {
+        self.report
+            .finish()
+            .map_err(|e| write_error("the report", e))?;
+        self.alerts.finish().map_err(|e| write_error("alerts", e))?;
+        if let Some(l) = &mut self.late {
+            l.flush().map_err(|e| write_error("late records", e))?;
+        }
+        if let Some(b) = &mut self.bad_file {
+            b.flush().map_err(|e| write_error("bad records", e))?;
+        }
+        Ok(())
+    }
+
+    /// Output files in checkpoint order (report, alerts, late, bad), synced;
+    /// their lengths (0 for stdout/stderr or an output not given).
+    pub fn sync_lengths(&mut self) -> Result<Vec<u64>> {
+        let mut lengths = Vec::new();
+        for out in [
+            Some(self.report.output()),
+            Some(self.alerts.output()),
+            self.late.as_mut(),
+            self.bad_file.as_mut(),
+        ] {
+            match out {
+                Some(o) if o.path().is_some() => {
+                    o.sync().map_err(|e| write_error("output", e))?;
+                    lengths.push(o.written());
+                }
+                _ => lengths.push(0),
+            }
+        }
+        Ok(lengths)
+    }
+}

@@ -1,0 +1,141 @@
+//! Parsing one piece: its lines decoded and turned into records (event time,
+//! key, aggregate inputs) or bad lines, on a rayon worker. Owns `Parsed`, the
+//! per-piece output reused from batch to batch; writes nothing and moves no
+//! watermark: records keep their input order for the stamping that follows.
+
+use crate::agg::SlotValue;
+use crate::decode::DecodeError;
+use crate::plan::{Extracted, RecordPlan, Scratch};
+use crate::source::pieces::{for_each_line, Piece};
+
+use super::input::InputState;
+
+/// One record of a piece, by reference into its `Parsed` buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedRec {
+    pub time: i64,
+    pub hash: u64,
+    pub key_start: u32,
+    pub key_len: u32,
+    pub val_start: u32,
+    pub line_start: u32,
+    pub line_len: u32,
+    /// removed by --where: moves the watermark, reaches no window
+    pub filtered: bool,
+}
+
+/// A line that is not a record, and why.
+pub struct BadLine {
+    pub line_start: u32,
+    pub line_len: u32,
+    pub error: DecodeError,
+}
+
+/// The decoded form of one piece. Reused from batch to batch.
+#[derive(Default)]
+pub struct Parsed {
+    pub recs: Vec<ParsedRec>,
+    pub keys: Vec<u8>,
+    pub values: Vec<SlotValue>,
+    pub bad: Vec<BadLine>,
+    pub lines: u64,
+    pub bad_values: u64,
+    pub filtered: u64,
+}
+
+impl Parsed {
+    /// The raw line of record `rec` in `piece`.
+    pub fn line<'p>(&self, piece: &Piece<'p>, start: u32, len: u32) -> &'p [u8] {
+        &piece.data[start as usize..(start + len) as usize]
+    }
+}
+
+/// Decodes every line of `piece` into `out` (cleared first).
+pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out: &mut Parsed) {
+    out.recs.clear();
+    out.keys.clear();
+    out.values.clear();
+    out.bad.clear();
+    out.lines = 0;
+    out.bad_values = 0;
+    out.filtered = 0;
+    let mut decoder = input.decoder.fork();
+    let mut scratch = Scratch::new(plan);
+    let nvals = plan.agg.input_slots().len();
+    for_each_line(piece.data, |start, line| {
+        out.lines += 1;
+        scratch.slots.clear();
+        let bad = |error: DecodeError, out: &mut Parsed| {
+            out.bad.push(BadLine {
+                line_start: start as u32,
+                line_len: line.len() as u32,
+                error,
+            });
+        };
+        if let Err(e) = decoder.decode(line, &mut scratch.slots) {
+            return bad(e, out);
+        }
+        let key_start = out.keys.len();
+        let val_start = out.values.len();
+        match plan.extract(
+            line,
+            &mut scratch,
+            &input.time_format,
+            piece.arrival_ms,
+            &mut out.keys,
+            &mut out.values,
+            &mut out.bad_values,
+        ) {
+            Err(e) => {
+                out.keys.truncate(key_start);
+                out.values.truncate(val_start);
+                bad(e, out)
+            }
+            Ok(Extracted::Filtered) => {
+                out.filtered += 1;
+                out.recs.push(ParsedRec {
+                    time: time_of_filtered(plan, line, &scratch, input, piece.arrival_ms),
+                    hash: 0,
+                    key_start: 0,
+                    key_len: 0,
+                    val_start: 0,
+                    line_start: start as u32,
+                    line_len: line.len() as u32,
+                    filtered: true,
+                });
+            }
+            Ok(Extracted::Record { time }) => {
+                debug_assert_eq!(out.values.len() - val_start, nvals);
+                let key = &out.keys[key_start..];
+                out.recs.push(ParsedRec {
+                    time,
+                    hash: crate::plan::hash_bytes(key),
+                    key_start: key_start as u32,
+                    key_len: key.len() as u32,
+                    val_start: val_start as u32,
+                    line_start: start as u32,
+                    line_len: line.len() as u32,
+                    filtered: false,
+                });
+            }
+        }
+    });
+}
+
+/// A filtered record still moves the watermark, by its own time when readable.
+fn time_of_filtered(
+    plan: &RecordPlan,
+    line: &[u8],
+    scratch: &Scratch,
+    input: &InputState,
+    arrival: i64,
+) -> i64 {
+    match plan.time_slot {
+        None => arrival,
+        Some(s) => scratch
+            .slots
+            .get(line, s)
+            .and_then(|raw| input.time_format.parse(raw))
+            .unwrap_or(i64::MIN),
+    }
+}

@@ -1,0 +1,65 @@
+//! The pipeline's state to and from a checkpoint, only between batches:
+//! output lengths (synced first), input positions, the watermark, every key's
+//! windows and alert state, and the counters. The checkpoint room owns the
+//! file format and the atomic store; this room only gathers and restores.
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::error::Result;
+use crate::shard::stamp::Watermark;
+use crate::shard::{shard_of, KeyEntry};
+use crate::stats::Counters;
+
+use super::Pipeline;
+
+impl Pipeline<'_> {
+    /// Writes a checkpoint of the state as it stands at this batch cut.
+    pub(super) fn save_checkpoint(
+        &mut self,
+        store: &mut checkpoint::Store,
+        last: bool,
+    ) -> Result<()> {
+        let outputs = self.emit.sync_lengths()?;
+        let counters = self.total_counters();
+        let keys: Vec<&KeyEntry> = self.shards.iter().flat_map(|s| s.entries()).collect();
+        store.save(&checkpoint::Snapshot {
+            positions: &self.positions,
+            outputs,
+            max_seen: self.clock.max_seen,
+            wm: self.clock.wm,
+            seq: self.clock.seq,
+            counters,
+            keys,
+            last,
+        })
+    }
+
+    /// Saves a checkpoint when one is due.
+    pub(super) fn checkpoint_if_due(
+        &mut self,
+        store: &mut Option<checkpoint::Store>,
+    ) -> Result<()> {
+        match store {
+            Some(s) if s.due() => self.save_checkpoint(s, false),
+            _ => Ok(()),
+        }
+    }
+
+    /// Continues from `ck`: watermark, counters, input positions, key state.
+    pub(super) fn restore(&mut self, ck: Checkpoint) {
+        self.clock = Watermark::restored(self.job.max_delay, ck.max_seen, ck.wm, ck.seq);
+        self.prior = ck.counters;
+        self.positions = ck.positions;
+        let n = self.shards.len();
+        for entry in ck.keys {
+            let shard = shard_of(entry.hash, n);
+            self.shards[shard].restore(&self.engine, entry);
+        }
+    }
+
+    /// Counters of this run and the runs before it (a resumed job).
+    pub(super) fn total_counters(&self) -> Counters {
+        let mut c = self.prior.clone();
+        c.add(&self.counters);
+        c
+    }
+}

@@ -1,0 +1,171 @@
+//! Pieces: runs of whole lines of one input, cut so that several threads can
+//! decode a batch at once, and the line numbers of bytes inside them (counted
+//! lazily for mapped files, only when a bad record must be reported). Knows
+//! bytes and offsets only: no format, no records.
+
+/// One piece of input to decode: whole lines of one input.
+pub struct Piece<'a> {
+    /// index of the input's decoder in the batch
+    pub input: usize,
+    pub data: &'a [u8],
+    /// stream offset of `data`
+    pub offset: u64,
+    /// line number of the first line, when known (streams)
+    pub first_line: Option<u64>,
+    /// the whole mapped file, to count lines in only when one must be reported
+    pub whole: Option<&'a [u8]>,
+    pub arrival_ms: i64,
+}
+
+/// Smallest piece worth a thread of its own.
+const MIN_PIECE_BYTES: usize = 1 << 16;
+
+/// Lines of `data`, without terminators, with their start offsets; blank lines skipped.
+pub fn for_each_line(data: &[u8], mut f: impl FnMut(usize, &[u8])) {
+    let mut start = 0;
+    let mut handle = |s: usize, e: usize| {
+        let mut line = &data[s..e];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        if !line.is_empty() {
+            f(s, line);
+        }
+    };
+    for nl in memchr::memchr_iter(b'\n', data) {
+        handle(start, nl);
+        start = nl + 1;
+    }
+    if start < data.len() {
+        handle(start, data.len());
+    }
+}
+
+/// The first line of `data` without its terminator (None: no data).
+pub fn first_line(data: &[u8]) -> Option<&[u8]> {
+    if data.is_empty() {
+        return None;
+    }
+    let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+    let mut l = &data[..end];
+    if l.last() == Some(&b'\r') {
+        l = &l[..l.len() - 1];
+    }
+    Some(l)
+}
+
+/// The end of the line that holds byte `at` of `data[..limit]` (just past
+/// its newline), or `limit`.
+pub fn line_end_after(data: &[u8], at: usize, limit: usize) -> usize {
+    if at >= limit {
+        return limit;
+    }
+    match memchr::memchr(b'\n', &data[at..limit]) {
+        Some(n) => at + n + 1,
+        None => limit,
+    }
+}
+
+/// Cuts `data[start..end]` of a mapped input into about `n` pieces at line boundaries.
+pub fn split_pieces<'d>(
+    data: &'d [u8],
+    start: usize,
+    end: usize,
+    n: usize,
+    input: usize,
+    arrival: i64,
+    out: &mut Vec<Piece<'d>>,
+) {
+    let target = ((end - start) / n.max(1)).max(MIN_PIECE_BYTES);
+    let mut s = start;
+    while s < end {
+        let e = line_end_after(data, (s + target).min(end), end);
+        out.push(Piece {
+            input,
+            data: &data[s..e],
+            offset: s as u64,
+            first_line: None,
+            whole: Some(data),
+            arrival_ms: arrival,
+        });
+        s = e;
+    }
+}
+
+/// 1-based line number of `offset` within a piece. For mapped files lines
+/// are counted only here, when a bad record is reported (bad records come in
+/// file order, so the count resumes from the previous one).
+pub fn line_number(piece: &Piece<'_>, offset: usize) -> String {
+    thread_local! {
+        /// (file start address, byte offset, line number at that offset)
+        static CURSOR: std::cell::Cell<(usize, usize, u64)> = const { std::cell::Cell::new((0, 0, 1)) };
+    }
+    match (piece.first_line, piece.whole) {
+        (Some(first), _) => {
+            (first + memchr::memchr_iter(b'\n', &piece.data[..offset]).count() as u64).to_string()
+        }
+        (None, Some(whole)) => {
+            let target = piece.offset as usize + offset;
+            let (base, mut at, mut line) = CURSOR.with(|c| c.get());
+            if base != whole.as_ptr() as usize || at > target {
+                (at, line) = (0, 1);
+            }
+            line += memchr::memchr_iter(b'\n', &whole[at..target]).count() as u64;
+            at = target;
+            CURSOR.with(|c| c.set((whole.as_ptr() as usize, at, line)));
+            line.to_string()
+        }
+        (None, None) => format!("byte {}", piece.offset + offset as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_the_range_at_line_boundaries() {
+        let mut data = Vec::new();
+        for i in 0..20_000 {
+            data.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        let mut pieces = Vec::new();
+        split_pieces(&data, 7, data.len(), 4, 0, 0, &mut pieces);
+        assert!(pieces.len() > 1);
+        assert_eq!(pieces[0].offset, 7);
+        let mut at = 7;
+        for p in &pieces {
+            assert_eq!(p.offset as usize, at);
+            at += p.data.len();
+            assert_eq!(*p.data.last().unwrap(), b'\n');
+        }
+        assert_eq!(at, data.len());
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_carriage_returns() {
+        let mut seen = Vec::new();
+        for_each_line(b"a\r\n\nbc\n\r\nd", |s, l| seen.push((s, l.to_vec())));
+        assert_eq!(
+            seen,
+            vec![(0, b"a".to_vec()), (4, b"bc".to_vec()), (9, b"d".to_vec())]
+        );
+        assert_eq!(first_line(b"h1,h2\r\nx"), Some(&b"h1,h2"[..]));
+        assert_eq!(first_line(b""), None);
+    }
+
+    #[test]
+    fn line_numbers_of_mapped_pieces_are_counted_lazily() {
+        let data = b"h\na\nb\nc\n";
+        let piece = Piece {
+            input: 0,
+            data: &data[4..],
+            offset: 4,
+            first_line: None,
+            whole: Some(data),
+            arrival_ms: 0,
+        };
+        assert_eq!(line_number(&piece, 0), "3");
+        assert_eq!(line_number(&piece, 2), "4");
+    }
+}
