@@ -10,6 +10,7 @@ pub mod cli;
 pub mod decode;
 pub mod error;
 pub mod expr;
+pub mod history;
 pub mod job;
 pub mod pipeline;
 pub mod plan;
