@@ -3,10 +3,12 @@
 //! knowledge of windows or keys. Each input field gets one accumulator that
 //! keeps only what its functions need.
 
+pub mod exact;
 pub mod sketch;
 
 use serde::{Deserialize, Serialize};
 
+use exact::ExactSum;
 use sketch::{Distinct, Quantiles};
 
 /// One aggregate function.
@@ -276,6 +278,9 @@ pub enum AggValue {
 /// What one slot's accumulator keeps.
 #[derive(Debug, Clone, Copy, Default)]
 struct Needs {
+    /// the exact sum of the values (sum, avg, rate, var, stddev)
+    sum: bool,
+    /// the exact sum of their squares (var, stddev)
     moments: bool,
     first: bool,
     last: bool,
@@ -287,12 +292,13 @@ struct Needs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SlotAcc {
     n: u64,
-    sum: f64,
+    /// exact: merging partial sums in any order gives the same bits
+    sum: ExactSum,
     min: f64,
     max: f64,
-    /// Welford running mean and sum of squared deviations
-    mean: f64,
-    m2: f64,
+    /// exact sum of squares (var, stddev); `squares_overflow` once a square passed f64
+    squares: ExactSum,
+    squares_overflow: bool,
     /// (time, seq, value)
     first: Option<(i64, u64, f64)>,
     last: Option<(i64, u64, f64)>,
@@ -357,7 +363,11 @@ impl AggPlan {
             let Some(s) = slot else { continue };
             let n = &mut needs[*s];
             match func {
-                AggFunc::Stddev | AggFunc::Var => n.moments = true,
+                AggFunc::Stddev | AggFunc::Var => {
+                    n.sum = true;
+                    n.moments = true
+                }
+                AggFunc::Sum | AggFunc::Avg | AggFunc::Rate => n.sum = true,
                 AggFunc::First => n.first = true,
                 AggFunc::Last => n.last = true,
                 AggFunc::Quantile(_) => n.quantiles = true,
@@ -385,11 +395,11 @@ impl AggPlan {
                 .iter()
                 .map(|n| SlotAcc {
                     n: 0,
-                    sum: 0.0,
+                    sum: ExactSum::default(),
                     min: f64::INFINITY,
                     max: f64::NEG_INFINITY,
-                    mean: 0.0,
-                    m2: 0.0,
+                    squares: ExactSum::default(),
+                    squares_overflow: false,
                     first: None,
                     last: None,
                     quantiles: n.quantiles.then(Box::default),
@@ -414,17 +424,17 @@ impl AggPlan {
                 }
                 SlotValue::Num(v) => {
                     acc.n += 1;
-                    acc.sum += v;
+                    if needs.sum {
+                        acc.sum.add(v);
+                    }
                     if v < acc.min {
                         acc.min = v;
                     }
                     if v > acc.max {
                         acc.max = v;
                     }
-                    if needs.moments {
-                        let delta = v - acc.mean;
-                        acc.mean += delta / acc.n as f64;
-                        acc.m2 += delta * (v - acc.mean);
+                    if needs.moments && !exact::add_square(&mut acc.squares, v) {
+                        acc.squares_overflow = true;
                     }
                     if needs.first && acc.first.is_none_or(|(t, s, _)| (time_ms, seq) < (t, s)) {
                         acc.first = Some((time_ms, seq, v));
@@ -447,18 +457,10 @@ impl AggPlan {
             if b.n == 0 {
                 continue;
             }
-            if a.n == 0 {
-                a.mean = b.mean;
-                a.m2 = b.m2;
-            } else {
-                // Chan et al.'s parallel combination of means and squared deviations.
-                let n = (a.n + b.n) as f64;
-                let delta = b.mean - a.mean;
-                a.m2 += b.m2 + delta * delta * a.n as f64 * b.n as f64 / n;
-                a.mean += delta * b.n as f64 / n;
-            }
             a.n += b.n;
-            a.sum += b.sum;
+            a.sum.merge(&b.sum);
+            a.squares.merge(&b.squares);
+            a.squares_overflow |= b.squares_overflow;
             a.min = a.min.min(b.min);
             a.max = a.max.max(b.max);
             if let Some(f) = b.first {
@@ -500,17 +502,16 @@ impl AggPlan {
                 _ => {
                     let a = acc.expect("field aggregate has a slot");
                     match func {
-                        AggFunc::Sum => float(n > 0, a.sum),
-                        AggFunc::Avg => float(n > 0, a.sum / n as f64),
+                        AggFunc::Sum => float(n > 0, a.sum.to_f64()),
+                        AggFunc::Avg => float(n > 0, a.sum.to_f64() / n as f64),
                         AggFunc::Min => float(n > 0, a.min),
                         AggFunc::Max => float(n > 0, a.max),
-                        AggFunc::Var => float(n >= 2, a.m2 / n.saturating_sub(1).max(1) as f64),
-                        AggFunc::Stddev => {
-                            float(n >= 2, (a.m2 / n.saturating_sub(1).max(1) as f64).sqrt())
-                        }
+                        AggFunc::Var if n >= 2 => AggValue::Float(variance(a, n)),
+                        AggFunc::Stddev if n >= 2 => AggValue::Float(variance(a, n).sqrt()),
+                        AggFunc::Var | AggFunc::Stddev => AggValue::Null,
                         AggFunc::First => a.first.map_or(AggValue::Null, |f| AggValue::Float(f.2)),
                         AggFunc::Last => a.last.map_or(AggValue::Null, |l| AggValue::Float(l.2)),
-                        AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum / secs),
+                        AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum.to_f64() / secs),
                         AggFunc::Quantile(q) => a
                             .quantiles
                             .as_ref()
@@ -526,6 +527,14 @@ impl AggPlan {
             out.push(v);
         }
     }
+}
+
+/// The sample variance of a slot's values (n >= 2).
+fn variance(a: &SlotAcc, n: u64) -> f64 {
+    if a.squares_overflow {
+        return f64::INFINITY;
+    }
+    exact::sample_variance(&a.sum, &a.squares, n)
 }
 
 /// Appends a value as the report writes it: integers plain, floats as Rust's

@@ -10,6 +10,7 @@ mod checkpoint;
 mod docs;
 mod engine;
 mod errors;
+mod exact_sums;
 mod logs;
 mod model;
 mod run;
