@@ -191,6 +191,17 @@ impl RecordPlan {
                     }
                 })
             };
+            if matches!(rule.condition, Condition::Absent(_))
+                && matches!(
+                    job.window,
+                    crate::job::WindowSpec::Session { .. } | crate::job::WindowSpec::Count { .. }
+                )
+            {
+                return Err(Error::usage(format!(
+                    "--alert '{}': absent(DUR) is checked at the window ends of --window (and --slide); session and count windows have no such grid",
+                    rule.name
+                )));
+            }
             let (condition, absent_ms) = match &rule.condition {
                 Condition::Absent(ms) => (None, Some(*ms)),
                 Condition::Expr(e) => (

@@ -2,6 +2,7 @@
 //! `--on-alert` command runner. The rule parser and state machine are pure;
 //! only `notify` spawns processes. Writing alert events is the sink's job.
 
+pub mod absent;
 pub mod notify;
 
 use serde::{Deserialize, Serialize};

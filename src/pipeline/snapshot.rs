@@ -50,6 +50,9 @@ impl Pipeline<'_> {
         self.prior = ck.counters;
         self.positions = ck.positions;
         let n = self.shards.len();
+        for shard in &mut self.shards {
+            shard.resume_at(ck.wm);
+        }
         for entry in ck.keys {
             let shard = shard_of(entry.hash, n);
             self.shards[shard].restore(&self.engine, entry);

@@ -1,8 +1,11 @@
 //! One shard of the keyed state: the keys routed to it by hash, their open
-//! windows, their alert trackers, and the timers that close windows as the
-//! watermark passes their end. A shard is owned by one worker at a time, so
-//! the per-record path takes no lock. Shards produce rows, alert events and
-//! late-record marks into their own buffers; the app merges them in order.
+//! windows, their alert trackers, and the timers that close windows and run
+//! absent() checks as the watermark passes. A shard is owned by one worker at
+//! a time, so neither path into it takes a lock: partial aggregates folded
+//! while parsing are merged whole (`merge_partial`), records that need the
+//! exact order are applied one by one (`apply`). Shards produce rows, alert
+//! events and late-record marks into their own buffers; the pipeline's emit
+//! room writes them in report order.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -11,7 +14,7 @@ use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
 use crate::agg::{AggState, AggValue, SlotValue};
-use crate::alert::{AlertTracker, Transition};
+use crate::alert::{absent, AlertTracker, Transition};
 use crate::plan::RecordPlan;
 use crate::stats::Counters;
 use crate::window::{Added, Closed, KeyWindows, Layout};
@@ -71,15 +74,26 @@ pub struct KeyEntry {
     pub key: Box<[u8]>,
     pub hash: u64,
     pub windows: KeyWindows,
-    /// latest event time seen for the key (absent rules)
-    pub last_time: i64,
     pub trackers: Vec<AlertTracker>,
+    /// per rule: the window end at which its absent() silence fired, while firing
+    pub absent_fired: Vec<Option<i64>>,
     /// windows emitted so far (numbering for session and count windows)
     pub emitted: i64,
     #[serde(skip)]
     next_due: i64,
     #[serde(skip)]
     absent_due: i64,
+}
+
+/// Records of one key in one pane, aggregated while parsing.
+#[derive(Debug)]
+pub struct Partial {
+    pub hash: u64,
+    pub key: Box<[u8]>,
+    pub pane: i64,
+    pub state: AggState,
+    pub min_t: i64,
+    pub max_t: i64,
 }
 
 /// Everything a shard produced since it was last drained.
@@ -115,7 +129,6 @@ pub enum KeyBudget<'a> {
     },
 }
 
-#[derive(Default)]
 pub struct Shard {
     table: HashTable<u32>,
     keys: Vec<Option<KeyEntry>>,
@@ -123,9 +136,28 @@ pub struct Shard {
     live: u64,
     timers: BinaryHeap<Reverse<(i64, u32)>>,
     absent_timers: BinaryHeap<Reverse<(i64, u32)>>,
+    /// absent() checks are done for every window end up to this watermark
+    absent_done: i64,
     pub out: ShardOutput,
     finished: Vec<AggValue>,
     scratch: Option<AggState>,
+}
+
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard {
+            table: HashTable::new(),
+            keys: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: BinaryHeap::new(),
+            absent_timers: BinaryHeap::new(),
+            absent_done: i64::MIN,
+            out: ShardOutput::default(),
+            finished: Vec::new(),
+            scratch: None,
+        }
+    }
 }
 
 impl Shard {
@@ -191,9 +223,6 @@ impl Shard {
             out.late.push((routed.seq, routed.chunk, routed.index));
             return;
         }
-        if rec.time > entry.last_time {
-            entry.last_time = rec.time;
-        }
         if let Some((start, end, values)) = full {
             emit_window(
                 engine,
@@ -213,19 +242,51 @@ impl Shard {
             entry.next_due = due;
         }
         if engine.keep_keys {
-            let absent_due = engine
-                .layout
-                .next_end_after(entry.last_time.saturating_add(min_absent(engine)));
-            if absent_due != entry.absent_due {
-                entry.absent_due = absent_due;
-                absent_timers.push(Reverse((absent_due, id)));
+            schedule_absent(engine, entry, id, self.absent_done, absent_timers);
+        }
+    }
+
+    /// Merges records folded while parsing (every one of them with all its
+    /// windows still open when it arrived). Windows close later, in `advance`.
+    pub fn merge_partial(&mut self, engine: &Engine<'_>, partial: Partial) {
+        let Partial {
+            hash,
+            key,
+            pane,
+            state,
+            min_t,
+            max_t,
+        } = partial;
+        let id = match self.find(hash, &key) {
+            Some(id) => id,
+            None => {
+                let entry = new_entry(engine, key, hash);
+                self.insert_entry(entry)
             }
+        };
+        let entry = self.keys[id as usize].as_mut().expect("live key");
+        let added = entry
+            .windows
+            .merge_pane(&engine.plan.agg, pane, state, min_t, max_t);
+        if added == Added::Opened {
+            let due = entry.windows.next_due(&engine.layout);
+            if due != entry.next_due && due != i64::MAX {
+                self.timers.push(Reverse((due, id)));
+            }
+            entry.next_due = due;
+        }
+        if engine.keep_keys {
+            schedule_absent(engine, entry, id, self.absent_done, &mut self.absent_timers);
         }
     }
 
     /// Closes windows with end <= `wm`; with `absent_checks`, fires absent rules
     /// whose deadline is <= `wm`.
     pub fn advance(&mut self, engine: &Engine<'_>, wm: i64, absent_checks: bool) {
+        // absent() first: closing drops panes whose record times it reads.
+        if absent_checks && engine.keep_keys {
+            self.run_absent(engine, wm);
+        }
         while let Some(&Reverse((due, id))) = self.timers.peek() {
             if due > wm {
                 break;
@@ -238,51 +299,67 @@ impl Shard {
                 self.close_key(engine, id, wm);
             }
         }
-        if absent_checks && engine.keep_keys {
-            while let Some(&Reverse((due, id))) = self.absent_timers.peek() {
-                if due > wm {
-                    break;
-                }
-                self.absent_timers.pop();
-                let Some(entry) = self.keys[id as usize].as_mut() else {
+    }
+
+    /// Fires and resolves absent() rules at every window end up to `wm`, in
+    /// time order, with the records each key had when the watermark got there.
+    fn run_absent(&mut self, engine: &Engine<'_>, wm: i64) {
+        while let Some(&Reverse((due, id))) = self.absent_timers.peek() {
+            if due > wm {
+                break;
+            }
+            self.absent_timers.pop();
+            let Some(entry) = self.keys[id as usize].as_mut() else {
+                continue;
+            };
+            if entry.absent_due != due {
+                continue;
+            }
+            // This key had no event at any end before `due`: check exactly `due`.
+            let before = due.saturating_sub(1);
+            for (r, rule) in engine.plan.rules.iter().enumerate() {
+                let Some(ms) = rule.absent_ms else { continue };
+                let (dropped, panes) = entry.windows.times();
+                let Some((time, t)) = absent::next_event(
+                    &engine.layout,
+                    ms,
+                    entry.absent_fired[r],
+                    dropped,
+                    panes,
+                    before,
+                ) else {
                     continue;
                 };
-                if entry.absent_due != due {
+                if time != due {
                     continue;
                 }
-                let mut next = i64::MAX;
-                for (r, rule) in engine.plan.rules.iter().enumerate() {
-                    let Some(ms) = rule.absent_ms else { continue };
-                    if entry.trackers[r].is_firing() {
-                        continue;
+                let changed = match t {
+                    Transition::Firing => {
+                        entry.absent_fired[r] = Some(due);
+                        entry.trackers[r].on_absent()
                     }
-                    let deadline = engine
-                        .layout
-                        .next_end_after(entry.last_time.saturating_add(ms));
-                    if deadline > wm {
-                        next = next.min(deadline);
-                        continue;
+                    Transition::Resolved => {
+                        entry.absent_fired[r] = None;
+                        entry.trackers[r].on_present()
                     }
-                    if let Some(t) = entry.trackers[r].on_absent() {
-                        self.out.counters.alerts += 1;
-                        if t == Transition::Firing {
-                            self.out.counters.alerts_fired += 1;
-                        }
-                        self.out.alerts.push(AlertEvent {
-                            time: deadline,
-                            rule: r,
-                            transition: t,
-                            key: entry.key.clone(),
-                            value: AggValue::Null,
-                        });
+                };
+                if let Some(t) = changed {
+                    self.out.counters.alerts += 1;
+                    if t == Transition::Firing {
+                        self.out.counters.alerts_fired += 1;
                     }
-                }
-                entry.absent_due = if next == i64::MAX { i64::MIN } else { next };
-                if next != i64::MAX {
-                    self.absent_timers.push(Reverse((next, id)));
+                    self.out.alerts.push(AlertEvent {
+                        time: due,
+                        rule: r,
+                        transition: t,
+                        key: entry.key.clone(),
+                        value: AggValue::Null,
+                    });
                 }
             }
+            schedule_absent(engine, entry, id, due, &mut self.absent_timers);
         }
+        self.absent_done = self.absent_done.max(wm);
     }
 
     /// End of input: closes every window (count windows too), without absent checks.
@@ -347,18 +424,22 @@ impl Shard {
         }
     }
 
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let keys = &self.keys;
+        self.table
+            .find(hash, |&k| {
+                keys[k as usize].as_ref().is_some_and(|e| &*e.key == key)
+            })
+            .copied()
+    }
+
     fn find_or_insert(
         &mut self,
         engine: &Engine<'_>,
         rec: &RecordView<'_>,
         budget: &mut KeyBudget<'_>,
     ) -> Option<u32> {
-        let keys = &self.keys;
-        if let Some(&id) = self.table.find(rec.hash, |&k| {
-            keys[k as usize]
-                .as_ref()
-                .is_some_and(|e| &*e.key == rec.key)
-        }) {
+        if let Some(id) = self.find(rec.hash, rec.key) {
             return Some(id);
         }
         if let KeyBudget::Counted { others, max, .. } = budget {
@@ -366,16 +447,7 @@ impl Shard {
                 return None;
             }
         }
-        let entry = KeyEntry {
-            key: rec.key.into(),
-            hash: rec.hash,
-            windows: KeyWindows::new(&engine.layout),
-            last_time: i64::MIN,
-            trackers: vec![AlertTracker::default(); engine.plan.rules.len()],
-            emitted: 0,
-            next_due: i64::MAX,
-            absent_due: i64::MIN,
-        };
+        let entry = new_entry(engine, rec.key.into(), rec.hash);
         Some(self.insert_entry(entry))
     }
 
@@ -405,37 +477,70 @@ impl Shard {
         self.keys.iter().flatten()
     }
 
-    /// Restores a key from a checkpoint.
+    /// Continues a checkpointed run: absent() checks were done up to `wm`.
+    pub fn resume_at(&mut self, wm: i64) {
+        self.absent_done = wm;
+    }
+
+    /// Restores a key from a checkpoint (after `resume_at`).
     pub fn restore(&mut self, engine: &Engine<'_>, mut entry: KeyEntry) {
         entry.next_due = entry.windows.next_due(&engine.layout);
-        entry.absent_due = i64::MIN;
+        entry.absent_due = i64::MAX;
         let due = entry.next_due;
-        let keep = engine.keep_keys && entry.last_time != i64::MIN;
-        let last = entry.last_time;
         let id = self.insert_entry(entry);
         if due != i64::MAX {
             self.timers.push(Reverse((due, id)));
         }
-        if keep {
-            let absent_due = engine
-                .layout
-                .next_end_after(last.saturating_add(min_absent(engine)));
-            if let Some(e) = self.keys[id as usize].as_mut() {
-                e.absent_due = absent_due;
-            }
-            self.absent_timers.push(Reverse((absent_due, id)));
+        if engine.keep_keys {
+            let entry = self.keys[id as usize].as_mut().expect("just inserted");
+            schedule_absent(engine, entry, id, self.absent_done, &mut self.absent_timers);
         }
     }
 }
 
-fn min_absent(engine: &Engine<'_>) -> i64 {
-    engine
-        .plan
-        .rules
-        .iter()
-        .filter_map(|r| r.absent_ms)
-        .min()
-        .unwrap_or(0)
+fn new_entry(engine: &Engine<'_>, key: Box<[u8]>, hash: u64) -> KeyEntry {
+    KeyEntry {
+        key,
+        hash,
+        windows: KeyWindows::new(&engine.layout),
+        trackers: vec![AlertTracker::default(); engine.plan.rules.len()],
+        absent_fired: vec![None; engine.plan.rules.len()],
+        emitted: 0,
+        next_due: i64::MAX,
+        absent_due: i64::MAX,
+    }
+}
+
+/// Recomputes when the key's next absent() event is due (checks up to
+/// `after` are done) and sets a timer when it changed.
+fn schedule_absent(
+    engine: &Engine<'_>,
+    entry: &mut KeyEntry,
+    id: u32,
+    after: i64,
+    timers: &mut BinaryHeap<Reverse<(i64, u32)>>,
+) {
+    let mut due = i64::MAX;
+    for (r, rule) in engine.plan.rules.iter().enumerate() {
+        let Some(ms) = rule.absent_ms else { continue };
+        let (dropped, panes) = entry.windows.times();
+        if let Some((time, _)) = absent::next_event(
+            &engine.layout,
+            ms,
+            entry.absent_fired[r],
+            dropped,
+            panes,
+            after,
+        ) {
+            due = due.min(time);
+        }
+    }
+    if due != entry.absent_due {
+        entry.absent_due = due;
+        if due != i64::MAX {
+            timers.push(Reverse((due, id)));
+        }
+    }
 }
 
 /// Reports one closed window of `entry`: its row, and its alert transitions.
@@ -455,16 +560,15 @@ fn emit_window(
     };
     entry.emitted += 1;
     for (r, rule) in plan.rules.iter().enumerate() {
-        let transition = if rule.absent_ms.is_some() {
-            entry.trackers[r].on_present()
-        } else {
-            let cond = plan.eval_rule(r, false, &values, &entry.key);
-            let clear = rule
-                .clear
-                .as_ref()
-                .map(|_| plan.eval_rule(r, true, &values, &entry.key));
-            entry.trackers[r].on_window(rule.rule.for_windows, index, cond, clear)
-        };
+        if rule.absent_ms.is_some() {
+            continue; // absent() follows the watermark, not the windows
+        }
+        let cond = plan.eval_rule(r, false, &values, &entry.key);
+        let clear = rule
+            .clear
+            .as_ref()
+            .map(|_| plan.eval_rule(r, true, &values, &entry.key));
+        let transition = entry.trackers[r].on_window(rule.rule.for_windows, index, cond, clear);
         if let Some(t) = transition {
             out.counters.alerts += 1;
             if t == Transition::Firing {

@@ -87,6 +87,26 @@ impl Layout {
 pub struct Pane {
     pub start: i64,
     pub state: AggState,
+    /// earliest and latest record time in the pane (absent() checks)
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+impl Pane {
+    fn new(start: i64, state: AggState) -> Pane {
+        Pane {
+            start,
+            state,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+        }
+    }
+
+    #[inline]
+    fn saw(&mut self, min_t: i64, max_t: i64) {
+        self.min_t = self.min_t.min(min_t);
+        self.max_t = self.max_t.max(max_t);
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +133,8 @@ pub enum KeyWindows {
         panes: Vec<Pane>,
         /// every window of this key ending at or before this was emitted or skipped
         closed_upto: i64,
+        /// latest record time in the panes already dropped (i64::MIN: none)
+        dropped_max: i64,
     },
     Sessions(Vec<Session>),
     Count(Option<CountWindow>),
@@ -141,6 +163,7 @@ impl KeyWindows {
             Layout::Panes { .. } => KeyWindows::Panes {
                 panes: Vec::new(),
                 closed_upto: i64::MIN,
+                dropped_max: i64::MIN,
             },
             Layout::Session { .. } => KeyWindows::Sessions(Vec::new()),
             Layout::Count { .. } => KeyWindows::Count(None),
@@ -171,46 +194,23 @@ impl KeyWindows {
         on_full: &mut dyn FnMut(Closed<'_>),
     ) -> Added {
         match (self, *layout) {
-            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, pane }) => {
+            (
+                KeyWindows::Panes {
+                    panes, closed_upto, ..
+                },
+                Layout::Panes { size, slide, pane },
+            ) => {
                 if floor_to(t, slide).saturating_add(size) <= wm_before {
                     return Added::Late;
                 }
                 if wm_before > *closed_upto {
                     *closed_upto = wm_before;
                 }
-                let start = floor_to(t, pane);
                 let before = panes.len();
-                let idx = match panes.last() {
-                    Some(p) if p.start == start => panes.len() - 1,
-                    Some(p) if p.start < start => {
-                        panes.push(Pane {
-                            start,
-                            state: plan.new_state(),
-                        });
-                        panes.len() - 1
-                    }
-                    None => {
-                        panes.push(Pane {
-                            start,
-                            state: plan.new_state(),
-                        });
-                        0
-                    }
-                    Some(_) => match panes.binary_search_by_key(&start, |p| p.start) {
-                        Ok(i) => i,
-                        Err(i) => {
-                            panes.insert(
-                                i,
-                                Pane {
-                                    start,
-                                    state: plan.new_state(),
-                                },
-                            );
-                            i
-                        }
-                    },
-                };
-                plan.update(&mut panes[idx].state, t, seq, values);
+                let idx = pane_index(panes, floor_to(t, pane), || plan.new_state());
+                let p = &mut panes[idx];
+                plan.update(&mut p.state, t, seq, values);
+                p.saw(t, t);
                 if panes.len() != before {
                     Added::Opened
                 } else {
@@ -275,10 +275,59 @@ impl KeyWindows {
         }
     }
 
+    /// Merges a partial aggregate of records in the pane starting at `start`,
+    /// all of them with every window still open when they arrived (the caller
+    /// checked): no lateness to decide, no window to skip. Takes `state` over
+    /// when the pane is new.
+    pub fn merge_pane(
+        &mut self,
+        plan: &AggPlan,
+        start: i64,
+        state: AggState,
+        min_t: i64,
+        max_t: i64,
+    ) -> Added {
+        let KeyWindows::Panes { panes, .. } = self else {
+            unreachable!("partials exist for pane layouts only")
+        };
+        let before = panes.len();
+        let mut state = Some(state);
+        let idx = pane_index(panes, start, || state.take().expect("taken once"));
+        let p = &mut panes[idx];
+        if let Some(s) = state {
+            plan.merge(&mut p.state, &s);
+        }
+        p.saw(min_t, max_t);
+        if panes.len() != before {
+            Added::Opened
+        } else {
+            Added::Accepted
+        }
+    }
+
+    /// Record times in this key's windows, for absent() checks: the latest time
+    /// in panes already dropped, and each open pane's (start, min, max) in order.
+    pub fn times(&self) -> (i64, impl Iterator<Item = (i64, i64, i64)> + '_) {
+        match self {
+            KeyWindows::Panes {
+                panes, dropped_max, ..
+            } => (
+                *dropped_max,
+                panes.iter().map(|p| (p.start, p.min_t, p.max_t)),
+            ),
+            _ => unreachable!("absent() needs a window grid; refused for other layouts"),
+        }
+    }
+
     /// The earliest end of an open window holding data (i64::MAX: none).
     pub fn next_due(&self, layout: &Layout) -> i64 {
         match (self, *layout) {
-            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, .. }) => {
+            (
+                KeyWindows::Panes {
+                    panes, closed_upto, ..
+                },
+                Layout::Panes { size, slide, .. },
+            ) => {
                 let Some(p0) = panes.first() else {
                     return i64::MAX;
                 };
@@ -308,7 +357,14 @@ impl KeyWindows {
         emit: &mut dyn FnMut(Closed<'_>),
     ) {
         match (self, *layout) {
-            (KeyWindows::Panes { panes, closed_upto }, Layout::Panes { size, slide, pane }) => {
+            (
+                KeyWindows::Panes {
+                    panes,
+                    closed_upto,
+                    dropped_max,
+                },
+                Layout::Panes { size, slide, pane },
+            ) => {
                 if size == slide && pane == size {
                     let done = panes.partition_point(|p| p.start.saturating_add(size) <= wm);
                     for p in &panes[..done] {
@@ -318,7 +374,7 @@ impl KeyWindows {
                             state: &p.state,
                         });
                     }
-                    panes.drain(..done);
+                    drop_panes(panes, done, dropped_max);
                 } else if let Some(p0) = panes.first() {
                     let mut s = first_start_containing(p0.start, size, slide)
                         .max(first_start_ending_after(*closed_upto, size, slide));
@@ -351,7 +407,7 @@ impl KeyWindows {
                     // A pane is needed until the last window containing it closes.
                     let keep_from = panes
                         .partition_point(|p| floor_to(p.start, slide).saturating_add(size) <= wm);
-                    panes.drain(..keep_from);
+                    drop_panes(panes, keep_from, dropped_max);
                 }
                 if wm > *closed_upto {
                     *closed_upto = wm;
@@ -388,6 +444,33 @@ impl KeyWindows {
             _ => unreachable!("window state does not match the layout"),
         }
     }
+}
+
+/// The index of the pane starting at `start`, inserted (sorted) when missing.
+#[inline]
+fn pane_index(panes: &mut Vec<Pane>, start: i64, state: impl FnOnce() -> AggState) -> usize {
+    match panes.last() {
+        Some(p) if p.start == start => panes.len() - 1,
+        Some(p) if p.start > start => match panes.binary_search_by_key(&start, |p| p.start) {
+            Ok(i) => i,
+            Err(i) => {
+                panes.insert(i, Pane::new(start, state()));
+                i
+            }
+        },
+        _ => {
+            panes.push(Pane::new(start, state()));
+            panes.len() - 1
+        }
+    }
+}
+
+/// Drops the first `n` panes, remembering their latest record time.
+fn drop_panes(panes: &mut Vec<Pane>, n: usize, dropped_max: &mut i64) {
+    for p in &panes[..n] {
+        *dropped_max = (*dropped_max).max(p.max_t);
+    }
+    panes.drain(..n);
 }
 
 /// Smallest multiple of `slide` strictly greater than `p - size`: the first
