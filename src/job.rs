@@ -9,6 +9,7 @@ use crate::agg::AggSpec;
 use crate::alert::Rule;
 use crate::decode::Format;
 use crate::expr::Expr;
+use crate::origin::JobOrigins;
 use crate::time::TimeFormat;
 
 /// Default `--max-keys`.
@@ -75,6 +76,8 @@ pub enum BadRecordPolicy {
 /// A fully validated job.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// Where the options were given (flag or job-file line), for messages only.
+    pub origins: JobOrigins,
     pub inputs: Vec<InputSpec>,
     pub format: FormatChoice,
     pub regex: Option<String>,

@@ -11,6 +11,7 @@ use crate::decode::{DecodeError, FieldSlots};
 use crate::error::{Error, Result};
 use crate::expr::{Compiled, Ref, Value};
 use crate::job::Job;
+use crate::origin::TextOrigin;
 use crate::time::TimeFormat;
 
 /// Seed of the key and value hashes: fixed, so shard routing and distinct
@@ -57,6 +58,9 @@ enum RuleRef {
 pub struct RecordPlan {
     /// Field names decoders fill, in slot order.
     pub fields: Vec<String>,
+    /// For each field, the option that first named it (`--time`, `--key`,
+    /// `--agg (avg_value)`, `job.toml:5: key 'where'`), for messages.
+    pub field_uses: Vec<String>,
     pub time_slot: Option<usize>,
     pub key_slots: Vec<usize>,
     pub key_names: Vec<String>,
@@ -94,25 +98,25 @@ pub enum Extracted {
 
 impl RecordPlan {
     pub fn new(job: &Job) -> Result<RecordPlan> {
-        let mut fields: Vec<String> = Vec::new();
-        fn slot(fields: &mut Vec<String>, name: &str) -> usize {
-            match fields.iter().position(|f| f == name) {
-                Some(i) => i,
-                None => {
-                    fields.push(name.to_string());
-                    fields.len() - 1
-                }
-            }
-        }
-        let time_slot = job.time_field.as_deref().map(|t| slot(&mut fields, t));
-        let key_slots: Vec<usize> = job.key.iter().map(|k| slot(&mut fields, k)).collect();
+        let mut fields = Fields::default();
+        let origins = &job.origins;
+        let time_slot = job
+            .time_field
+            .as_deref()
+            .map(|t| fields.slot(t, || origins.time.clone()));
+        let key_slots: Vec<usize> = job
+            .key
+            .iter()
+            .map(|k| fields.slot(k, || origins.key.clone()))
+            .collect();
 
         // A per-record expression: names are fields, or --eval names defined before.
         fn compile_record_expr(
             expr: &crate::expr::Expr,
             flag: &str,
+            origin: &TextOrigin,
             eval_names: &[String],
-            fields: &mut Vec<String>,
+            fields: &mut Fields,
         ) -> Result<(Compiled, Vec<Source>)> {
             let mut sources = Vec::new();
             let compiled = expr
@@ -120,7 +124,7 @@ impl RecordPlan {
                     Ref::Field(f) => {
                         let s = match eval_names.iter().position(|e| e == f) {
                             Some(i) => Source::Eval(i),
-                            None => Source::Field(slot(fields, f)),
+                            None => Source::Field(fields.slot(f, || origin.label.clone())),
                         };
                         sources.push(s);
                         Ok(sources.len() - 1)
@@ -130,15 +134,21 @@ impl RecordPlan {
                         flag.split(' ').next().unwrap_or(flag)
                     )),
                 })
-                .map_err(|e| Error::usage(format!("{flag}: {e}")))?;
+                .map_err(|e| Error::usage(origin.describe(&e)))?;
             Ok((compiled, sources))
         }
         let mut eval_names: Vec<String> = Vec::new();
         let mut evals = Vec::new();
-        for (name, expr, _) in &job.evals {
+        for (i, (name, expr, text)) in job.evals.iter().enumerate() {
+            let flag = format!("--eval {name}");
+            let origin = match origins.evals.get(i) {
+                Some(o) if !o.pieces.is_empty() => o.clone(),
+                _ => TextOrigin::flag(&format!("eval {name}"), text),
+            };
             evals.push(compile_record_expr(
                 expr,
-                &format!("--eval {name}"),
+                &flag,
+                &origin,
                 &eval_names,
                 &mut fields,
             )?);
@@ -146,19 +156,34 @@ impl RecordPlan {
         }
         let where_ = match &job.where_expr {
             None => None,
-            Some(expr) => Some(compile_record_expr(
-                expr,
-                "--where",
-                &eval_names,
-                &mut fields,
-            )?),
+            Some(expr) => {
+                let origin = if origins.where_.label.is_empty() {
+                    TextOrigin::flag("where", job.where_text.as_deref().unwrap_or(""))
+                } else {
+                    origins.where_.clone()
+                };
+                Some(compile_record_expr(
+                    expr,
+                    "--where",
+                    &origin,
+                    &eval_names,
+                    &mut fields,
+                )?)
+            }
         };
 
         // Aggregates: the user's, then those the rules need.
         let mut specs = job.aggs.clone();
         let visible = specs.len();
+        // the rule that added each spec beyond `visible`
+        let mut spec_rule: Vec<usize> = Vec::new();
         let mut rules = Vec::new();
-        for rule in &job.rules {
+        for (rule_index, rule) in job.rules.iter().enumerate() {
+            let rule_origin = origins
+                .rules
+                .get(rule_index)
+                .cloned()
+                .unwrap_or_else(|| TextOrigin::flag("alert", &rule.text));
             let mut refs = Vec::new();
             let mut value_output = None;
             let mut compile = |expr: &crate::expr::Expr, first: &mut Option<usize>| {
@@ -180,6 +205,7 @@ impl RecordPlan {
                             Some(i) => i,
                             None => {
                                 specs.push(spec);
+                                spec_rule.push(rule_index);
                                 specs.len() - 1
                             }
                         };
@@ -207,7 +233,7 @@ impl RecordPlan {
                 Condition::Expr(e) => (
                     Some(
                         compile(e, &mut value_output)
-                            .map_err(|e| Error::usage(format!("--alert: {e}")))?,
+                            .map_err(|e| Error::usage(rule_origin.describe(&e)))?,
                     ),
                     None,
                 ),
@@ -216,7 +242,7 @@ impl RecordPlan {
             let clear = match &rule.clear {
                 None => None,
                 Some(e) => Some(
-                    compile(e, &mut ignore).map_err(|e| Error::usage(format!("--alert: {e}")))?,
+                    compile(e, &mut ignore).map_err(|e| Error::usage(rule_origin.describe(&e)))?,
                 ),
             };
             rules.push(RulePlan {
@@ -234,12 +260,32 @@ impl RecordPlan {
         for input in agg.input_slots() {
             let source = match eval_names.iter().position(|e| *e == input.field) {
                 Some(i) => Source::Eval(i),
-                None => Source::Field(slot(&mut fields, &input.field)),
+                None => Source::Field(fields.slot(&input.field, || {
+                    // the first aggregate over the field says who asked for it
+                    let spec = specs
+                        .iter()
+                        .position(|s| s.field.as_deref() == Some(input.field.as_str()));
+                    match spec {
+                        Some(i) if i < visible => {
+                            format!("{} ({})", origins.agg.label_or("--agg"), specs[i].column)
+                        }
+                        Some(i) => {
+                            let rule = spec_rule
+                                .get(i - visible)
+                                .and_then(|r| origins.rules.get(*r))
+                                .map(|o| o.label.clone())
+                                .unwrap_or_else(|| "--alert".to_string());
+                            format!("{rule} ({})", specs[i].column)
+                        }
+                        None => "--agg".to_string(),
+                    }
+                })),
             };
             inputs.push((source, input.numeric));
         }
         Ok(RecordPlan {
-            fields,
+            fields: fields.names,
+            field_uses: fields.uses,
             time_slot,
             key_slots,
             key_names: job.key.clone(),
@@ -365,6 +411,52 @@ impl RecordPlan {
             },
             RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
         })
+    }
+}
+
+/// The fields decoders fill, deduplicated, and who named each first.
+#[derive(Default)]
+struct Fields {
+    names: Vec<String>,
+    uses: Vec<String>,
+}
+
+impl Fields {
+    fn slot(&mut self, name: &str, used_by: impl FnOnce() -> String) -> usize {
+        match self.names.iter().position(|f| f == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.to_string());
+                self.uses.push(used_by());
+                self.names.len() - 1
+            }
+        }
+    }
+}
+
+impl RecordPlan {
+    /// Checks every field the job names against the fields an input has
+    /// (`available`: a CSV header, a log format's fields, a regex's groups);
+    /// `what` says what they are ("a column", "a field of the nginx format").
+    /// The message names the option that held the field and the closest
+    /// available name.
+    pub fn check_fields(
+        &self,
+        available: &[&str],
+        what: &str,
+        listing: &str,
+    ) -> Result<(), String> {
+        for (name, used_by) in self.fields.iter().zip(&self.field_uses) {
+            if available.contains(&name.as_str()) {
+                continue;
+            }
+            return Err(format!(
+                "{used_by} names field '{name}', which is not {what}; {listing}: {}{}",
+                available.join(", "),
+                crate::suggest::did_you_mean(name, available.iter().copied())
+            ));
+        }
+        Ok(())
     }
 }
 

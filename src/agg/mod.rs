@@ -155,7 +155,8 @@ impl AggSpec {
                 })
             }
             other => Err(format!(
-                "unknown aggregate '{other}'; expected one of {FUNCTIONS}"
+                "unknown aggregate '{other}'; expected one of {FUNCTIONS}{}",
+                crate::suggest::did_you_mean(other, FUNCTIONS.split(", "))
             )),
         }
     }
@@ -593,6 +594,7 @@ mod tests {
         let (col, msg) = parse_agg_list("count(), avgg(value)").unwrap_err();
         assert_eq!(col, 9);
         assert!(msg.contains("unknown aggregate 'avgg'"), "{msg}");
+        assert!(msg.contains("did you mean 'avg'?"), "{msg}");
         assert!(parse_agg_list("count(), avg(value")
             .unwrap_err()
             .1

@@ -10,26 +10,9 @@ use crate::job::{
 };
 use crate::plan::RecordPlan;
 
-/// A duration in the units people write.
+/// A duration in the units people write (`1h30m`).
 pub fn human_duration(ms: i64) -> String {
-    let mut out = String::new();
-    let mut rest = ms;
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if rest >= size {
-            let _ = write!(out, "{}{unit}", rest / size);
-            rest %= size;
-        }
-    }
-    if out.is_empty() {
-        out.push('0');
-    }
-    out
+    crate::time::format_duration(ms)
 }
 
 pub fn describe_window(w: WindowSpec) -> String {

@@ -10,11 +10,12 @@ use crate::agg;
 use crate::alert::Rule;
 use crate::decode::Format;
 use crate::error::{Error, Result};
-use crate::expr::Expr;
+use crate::expr::{Expr, ExprError};
 use crate::job::{
     AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
     DEFAULT_CHECKPOINT_EVERY_MS, DEFAULT_MAX_KEYS, DEFAULT_WINDOW_MS,
 };
+use crate::origin::{JobOrigins, TextOrigin};
 use crate::time::{self, TimeFormat};
 
 /// Where an option came from, for error messages.
@@ -70,20 +71,33 @@ impl Job {
         let inputs = parse_inputs(&raw_inputs)?;
 
         let (format, ff) = pick!(cli, fa, format);
+        let (regex, rf) = pick!(cli, fa, regex);
         let format = match format.as_deref() {
+            // --regex alone means --format regex
+            None | Some("auto") if regex.is_some() => FormatChoice::Fixed(Format::Regex),
             None | Some("auto") => FormatChoice::Auto,
             Some(name) => FormatChoice::Fixed(parse_format(name).ok_or_else(|| {
                 Error::usage(format!(
-                    "{}: unknown format '{name}'; expected csv, jsonl, logfmt, regex, nginx, apache, syslog or auto",
-                    origin(ff).name("format")
+                    "{}: unknown format '{name}'; expected csv, jsonl, logfmt, regex, nginx, apache, syslog or auto{}",
+                    origin(ff).name("format"),
+                    crate::suggest::did_you_mean(name, FORMAT_NAMES)
                 ))
             })?),
         };
-        let (regex, _) = pick!(cli, fa, regex);
         if format == FormatChoice::Fixed(Format::Regex) && regex.is_none() {
             return Err(Error::usage(
                 "--format regex needs --regex PATTERN with named groups",
             ));
+        }
+        if let (FormatChoice::Fixed(f), Some(_)) = (format, &regex) {
+            if f != Format::Regex {
+                return Err(Error::usage(format!(
+                    "{} goes with --format regex, but {} is {}; drop one of them",
+                    origin(rf).name("regex"),
+                    origin(ff).name("format"),
+                    f.name()
+                )));
+            }
         }
         if let Some(r) = &regex {
             if let Err(e) = regex::bytes::Regex::new(r) {
@@ -113,7 +127,7 @@ impl Job {
             ));
         }
 
-        let (time_field, _) = pick!(cli, fa, time);
+        let (time_field, time_from_file) = pick!(cli, fa, time);
         let (tf, tff) = pick!(cli, fa, time_format);
         let time_format_text = tf.clone().unwrap_or_else(|| "auto".to_string());
         let time_format =
@@ -123,7 +137,7 @@ impl Job {
                     Error::usage(format!("{}: {e}", origin(tff).name("time-format")))
                 })?),
             };
-        let (key, _) = pick!(cli, fa, key);
+        let (key, key_from_file) = pick!(cli, fa, key);
         let key: Vec<String> = key
             .unwrap_or_default()
             .into_iter()
@@ -190,30 +204,41 @@ impl Job {
 
         let (agg_text, af) = pick!(cli, fa, agg);
         let agg_text = agg_text.unwrap_or_else(|| "count()".to_string());
+        let agg_origin = text_origin(af, src.and_then(|s| s.agg.clone()), "agg", &agg_text);
         let aggs = agg::parse_agg_list(&agg_text).map_err(|(col, msg)| {
-            Error::usage(format!(
-                "{}: {msg}\n  {agg_text}\n  {}^",
-                origin(af).name("agg"),
-                " ".repeat(agg_text[..col.min(agg_text.len())].chars().count())
-            ))
+            Error::usage(agg_origin.describe(&ExprError {
+                text: agg_text.clone(),
+                column: agg_text[..col.min(agg_text.len())].chars().count(),
+                message: msg,
+            }))
         })?;
 
-        let (where_text, _) = pick!(cli, fa, where_);
+        let (where_text, wf) = pick!(cli, fa, where_);
+        let where_origin = text_origin(
+            wf,
+            src.and_then(|s| s.where_.clone()),
+            "where",
+            where_text.as_deref().unwrap_or(""),
+        );
         let where_expr = match &where_text {
             None => None,
-            Some(t) => Some(Expr::parse(t).map_err(|e| Error::usage(format!("--where: {e}")))?),
+            Some(t) => Some(Expr::parse(t).map_err(|e| Error::usage(where_origin.describe(&e)))?),
         };
-        let eval_texts = if cli.eval.is_empty() {
+        let evals_from_file = cli.eval.is_empty();
+        let eval_texts = if evals_from_file {
             fa.as_ref().map(|f| f.eval.clone()).unwrap_or_default()
         } else {
             cli.eval.clone()
         };
         let mut evals = Vec::new();
-        for text in eval_texts {
+        let mut eval_origins = Vec::new();
+        for (i, text) in eval_texts.into_iter().enumerate() {
+            let file_origin = src.and_then(|s| s.evals.get(i).cloned());
+            let eval_origin = text_origin(evals_from_file, file_origin, "eval", &text);
             let Some((name, expr)) = text.split_once('=') else {
-                return Err(Error::usage(format!(
-                    "--eval '{text}': expected NAME=EXPR, e.g. 'is_error = status >= 500'"
-                )));
+                return Err(Error::usage(eval_origin.message(&format!(
+                    "'{text}': expected NAME=EXPR, e.g. 'is_error = status >= 500'"
+                ))));
             };
             let name = name.trim();
             if name.is_empty()
@@ -221,13 +246,19 @@ impl Job {
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
             {
-                return Err(Error::usage(format!(
-                    "--eval '{text}': '{name}' is not a field name; expected letters, digits and _"
-                )));
+                return Err(Error::usage(eval_origin.message(&format!(
+                    "'{text}': '{name}' is not a field name; expected letters, digits and _"
+                ))));
             }
-            let parsed = Expr::parse(expr.trim())
-                .map_err(|e| Error::usage(format!("--eval {name}: {e}")))?;
+            let parsed = Expr::parse(expr.trim()).map_err(|e| {
+                let mut o = eval_origin.clone();
+                if o.pieces.is_empty() {
+                    o.label = format!("--eval {name}");
+                }
+                Error::usage(o.describe(&e))
+            })?;
             evals.push((name.to_string(), parsed, expr.trim().to_string()));
+            eval_origins.push(eval_origin);
         }
 
         let (md, mdf) = pick!(cli, fa, max_delay);
@@ -240,25 +271,32 @@ impl Job {
         let (it, itf) = pick!(cli, fa, idle_timeout);
         let idle_timeout = dur(it, itf, "idle-timeout")?;
 
-        let rule_texts = if cli.alert.is_empty() {
+        let rules_from_file = cli.alert.is_empty();
+        let rule_texts = if rules_from_file {
             fa.as_ref().map(|f| f.alert.clone()).unwrap_or_default()
         } else {
             cli.alert.clone()
         };
         let mut rules = Vec::new();
+        let mut rule_origins = Vec::new();
         for (i, text) in rule_texts.iter().enumerate() {
-            rules.push(Rule::parse(text, i).map_err(|e| Error::usage(format!("--alert: {e}")))?);
+            let file_origin = src.and_then(|s| s.rules.get(i).cloned());
+            let rule_origin = text_origin(rules_from_file, file_origin, "alert", text);
+            rules.push(Rule::parse(text, i).map_err(|e| Error::usage(rule_origin.describe(&e)))?);
+            rule_origins.push(rule_origin);
         }
         for (i, r) in rules.iter().enumerate() {
             if rules[..i].iter().any(|o| o.name == r.name) {
-                return Err(Error::usage(format!(
-                    "--alert: two rules are named '{}'; expected distinct names",
+                return Err(Error::usage(rule_origins[i].message(&format!(
+                    "two rules are named '{}'; expected distinct names",
                     r.name
-                )));
+                ))));
             }
         }
 
         let (output, _) = pick!(cli, fa, output);
+        // `-o -` is stdout, as everywhere else
+        let output = output.filter(|p| p.as_os_str() != "-");
         let (of, off) = pick!(cli, fa, output_format);
         let output_format = match of.as_deref() {
             None | Some("csv") => OutputFormat::Csv,
@@ -266,8 +304,9 @@ impl Job {
             Some("table") => OutputFormat::Table,
             Some(o) => {
                 return Err(Error::usage(format!(
-                    "{}: unknown output format '{o}'; expected csv, jsonl or table",
-                    origin(off).name("output-format")
+                    "{}: unknown output format '{o}'; expected csv, jsonl or table{}",
+                    origin(off).name("output-format"),
+                    crate::suggest::did_you_mean(o, ["csv", "jsonl", "table"])
                 )))
             }
         };
@@ -280,8 +319,9 @@ impl Job {
             (Some("text"), _) => AlertsFormat::Text,
             (Some(o), _) => {
                 return Err(Error::usage(format!(
-                    "{}: unknown alerts format '{o}'; expected csv or jsonl",
-                    origin(alff).name("alerts-format")
+                    "{}: unknown alerts format '{o}'; expected csv or jsonl{}",
+                    origin(alff).name("alerts-format"),
+                    crate::suggest::did_you_mean(o, ["csv", "jsonl", "text"])
                 )))
             }
         };
@@ -297,11 +337,22 @@ impl Job {
                 "--incremental needs --checkpoint FILE to keep open windows in",
             ));
         }
-        let (obr, _) = pick!(cli, fa, on_bad_record);
+        let (obr, obrf) = pick!(cli, fa, on_bad_record);
         let on_bad_record = match obr.as_deref() {
             None | Some("skip") => BadRecordPolicy::Skip,
             Some("fail") => BadRecordPolicy::Fail,
-            Some(path) => BadRecordPolicy::File(PathBuf::from(path)),
+            Some(path) => {
+                // `fial` is a typo, not a file name: say so instead of creating it
+                if let Some(word) = crate::suggest::closest(path, ["skip", "fail"]) {
+                    if !path.contains(['/', '.']) {
+                        return Err(Error::usage(format!(
+                            "{}: '{path}': did you mean '{word}'? (expected skip, fail, or a FILE for the bad lines; write ./{path} for a file of that name)",
+                            origin(obrf).name("on-bad-record")
+                        )));
+                    }
+                }
+                BadRecordPolicy::File(PathBuf::from(path))
+            }
         };
         let (mk, _) = pick!(cli, fa, max_keys);
         let max_keys = mk.unwrap_or(DEFAULT_MAX_KEYS);
@@ -330,7 +381,42 @@ impl Job {
             ));
         }
 
+        let written: [(&str, Option<&PathBuf>); 5] = [
+            ("--output", output.as_ref()),
+            ("--alerts", alerts.as_ref()),
+            ("--late-output", late_output.as_ref()),
+            (
+                "--on-bad-record",
+                match &on_bad_record {
+                    BadRecordPolicy::File(p) => Some(p),
+                    _ => None,
+                },
+            ),
+            ("--checkpoint", checkpoint.as_ref()),
+        ];
+        for (flag, path) in written {
+            let Some(path) = path else { continue };
+            for input in &inputs {
+                if let InputSpec::File(input) = input {
+                    if same_file(path, input) {
+                        return Err(Error::usage(format!(
+                            "{flag} {} is also an input: writing it would destroy what is read; choose another path",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        let origins = JobOrigins {
+            time: origin(time_from_file).name("time"),
+            key: origin(key_from_file).name("key"),
+            agg: agg_origin,
+            where_: where_origin,
+            evals: eval_origins,
+            rules: rule_origins,
+        };
         Ok(Job {
+            origins,
             inputs,
             format,
             regex,
@@ -369,6 +455,34 @@ impl Job {
     }
 }
 
+/// Where a text option came from: its job-file values when the file set it,
+/// else the flag.
+fn text_origin(from_file: bool, file: Option<TextOrigin>, flag: &str, text: &str) -> TextOrigin {
+    match file {
+        Some(o) if from_file && o.text == text => o,
+        Some(o) if from_file => TextOrigin {
+            pieces: Vec::new(),
+            text: text.to_string(),
+            ..o
+        },
+        _ => TextOrigin::flag(flag, text),
+    }
+}
+
+/// True when `a` and `b` name the same existing file (same device and inode).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Every `--format` name (for "did you mean").
+const FORMAT_NAMES: [&str; 8] = [
+    "csv", "jsonl", "logfmt", "regex", "nginx", "apache", "syslog", "auto",
+];
+
 fn parse_format(name: &str) -> Option<Format> {
     Some(match name {
         "csv" => Format::Csv,
@@ -391,18 +505,92 @@ fn parse_inputs(raw: &[String]) -> Result<Vec<InputSpec>> {
             if r == "-" {
                 Ok(InputSpec::Stdin)
             } else if let Some(addr) = r.strip_prefix("tcp://") {
-                if addr
-                    .rsplit_once(':')
-                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-                {
-                    return Err(Error::usage(format!(
-                        "input '{r}': expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:9000"
-                    )));
-                }
+                check_tcp_address(addr).map_err(|why| {
+                    Error::usage(format!(
+                        "input '{r}': {why}; expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:9000"
+                    ))
+                })?;
                 Ok(InputSpec::Tcp(addr.to_string()))
             } else {
                 Ok(InputSpec::File(PathBuf::from(r)))
             }
         })
         .collect()
+}
+
+/// `HOST:PORT` as a listen address: the port a number up to 65535, the host
+/// an IPv4 address (four numbers up to 255), `[IPv6]`, or a host name. Checked
+/// here so a typo is a usage error (exit 2), not a failure to listen.
+fn check_tcp_address(addr: &str) -> std::result::Result<(), String> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err("no port".to_string());
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("'{port}' is not a port (0 to 65535)"));
+    }
+    if host.is_empty() {
+        return Err(
+            "no host (0.0.0.0 listens on every address, 127.0.0.1 on this machine only)"
+                .to_string(),
+        );
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let ip = inner.strip_suffix(']').unwrap_or(inner);
+        return match ip.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("'{host}' is not an IPv6 address")),
+        };
+    }
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return match host.parse::<std::net::Ipv4Addr>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!(
+                "'{host}' is not an IPv4 address (four numbers from 0 to 255)"
+            )),
+        };
+    }
+    let valid_name = host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if valid_name {
+        Ok(())
+    } else {
+        Err(format!("'{host}' is not a host name or address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_addresses() {
+        for ok in [
+            "127.0.0.1:9000",
+            "0.0.0.0:0",
+            "localhost:99",
+            "[::1]:9000",
+            "my-host.example:1",
+        ] {
+            assert_eq!(check_tcp_address(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "256.0.0.1:99",
+            "1.2.3:99",
+            "127.0.0.1:65536",
+            "127.0.0.1",
+            ":99",
+            "[::g]:1",
+            "a_b:1",
+            "-x:1",
+        ] {
+            assert!(check_tcp_address(bad).is_err(), "{bad}");
+        }
+    }
 }

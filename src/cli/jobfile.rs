@@ -1,13 +1,25 @@
 //! The TOML job file (SPEC section 6): keys are the long flag names with `_`
 //! for `-`, plus `[[alert]]`, `[output]` and `[checkpoint]` tables. Read into
 //! the same [`JobArgs`] the flags fill; flags then override it.
+//!
+//! The file follows its own rule everywhere: `output = "r.csv"`,
+//! `checkpoint = "run.ckpt"` and `alert = ["hot: avg(value) > 90 for 3"]` (the
+//! flag forms) are accepted as well as the `[output]`, `[checkpoint]` and
+//! `[[alert]]` tables. Where each rule, aggregate list, `where` and `eval`
+//! sits in the file is recorded ([`TextOrigin`]) so an error in one points at
+//! its line and column.
 
+use std::marker::PhantomData;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 
 use super::args::JobArgs;
 use crate::error::{Error, Result};
+use crate::origin::{FilePiece, TextOrigin};
 
 /// A list given either as a TOML array or as one comma-separated string.
 #[derive(Debug, Deserialize)]
@@ -23,6 +35,75 @@ impl ListOrString {
             ListOrString::List(v) => v,
             ListOrString::One(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
         }
+    }
+}
+
+/// `key = "value"` (the flag's form) or a `[key]` table. Written by hand
+/// rather than `#[serde(untagged)]` so that an error inside the table (an
+/// unknown key) keeps its own message.
+#[derive(Debug)]
+enum FlagOrTable<T> {
+    Flag(String),
+    Table(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FlagOrTable<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = FlagOrTable<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string (the flag's value) or a table")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(FlagOrTable::Flag(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(FlagOrTable::Table)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// `alert`: one rule string, an array of rule strings and/or tables
+/// (`[[alert]]` is such an array), or a single `[alert]` table.
+#[derive(Debug)]
+struct AlertList(Vec<FlagOrTable<AlertTable>>);
+
+impl<'de> Deserialize<'de> for AlertList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AlertList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a rule string, an array of rules, or [[alert]] tables")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<AlertList, E> {
+                Ok(AlertList(vec![FlagOrTable::Flag(v.to_string())]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<AlertList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = seq.next_element()? {
+                    out.push(entry);
+                }
+                Ok(AlertList(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<AlertList, A::Error> {
+                let t = AlertTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(AlertList(vec![FlagOrTable::Table(t)]))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -80,14 +161,14 @@ struct JobFile {
     max_delay: Option<String>,
     late_output: Option<PathBuf>,
     idle_timeout: Option<String>,
-    alert: Option<Vec<AlertTable>>,
-    output: Option<OutputTable>,
+    alert: Option<AlertList>,
+    output: Option<FlagOrTable<OutputTable>>,
     output_format: Option<String>,
     alerts: Option<PathBuf>,
     alerts_format: Option<String>,
     on_alert: Option<String>,
     fail_on_alert: Option<bool>,
-    checkpoint: Option<CheckpointTable>,
+    checkpoint: Option<FlagOrTable<CheckpointTable>>,
     checkpoint_every: Option<String>,
     incremental: Option<bool>,
     on_bad_record: Option<String>,
@@ -102,6 +183,12 @@ struct JobFile {
 pub struct JobFileSource {
     pub path: PathBuf,
     text: String,
+    /// Where each rule's text sits, in the order of `JobArgs::alert`.
+    pub rules: Vec<TextOrigin>,
+    /// Where `agg`, `where` and each `eval` sit (when the file sets them).
+    pub agg: Option<TextOrigin>,
+    pub where_: Option<TextOrigin>,
+    pub evals: Vec<TextOrigin>,
 }
 
 impl JobFileSource {
@@ -129,14 +216,26 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let msg = e.message().trim().replace('\n', " ");
+        let msg = match unknown_key(&msg) {
+            Some((key, expected)) => {
+                format!("{msg}{}", crate::suggest::did_you_mean(key, expected))
+            }
+            None => msg,
+        };
         match line {
             Some(l) => Error::usage(format!("{}:{l}: {msg}", path.display())),
             None => Error::usage(format!("{}: {msg}", path.display())),
         }
     })?;
-    let source = JobFileSource {
+    // The same text again, with spans, to say where values sit (it parsed once: it parses again).
+    let spans = DeTable::parse(&text).ok().map(|t| t.into_inner());
+    let mut source = JobFileSource {
         path: path.to_path_buf(),
-        text,
+        text: text.clone(),
+        rules: Vec::new(),
+        agg: None,
+        where_: None,
+        evals: Vec::new(),
     };
     let mut a = JobArgs {
         format: file.format,
@@ -151,9 +250,9 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         slide: file.slide,
         session: file.session,
         count_window: file.count_window,
-        agg: file.agg.map(|a| a.into_list().join(", ")),
+        agg: None,
         where_: file.where_,
-        eval: file.eval.map(ListOrString::into_list).unwrap_or_default(),
+        eval: Vec::new(),
         max_delay: file.max_delay,
         late_output: file.late_output,
         idle_timeout: file.idle_timeout,
@@ -174,42 +273,213 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         progress: file.progress.unwrap_or(false),
         ..JobArgs::default()
     };
-    if let Some(out) = file.output {
-        a.output = out.path;
-        a.output_format = out.format.or(a.output_format);
-        a.alerts = out.alerts.or(a.alerts);
-        a.alerts_format = out.alerts_format.or(a.alerts_format);
-        a.late_output = out.late_output.or(a.late_output);
-        a.on_alert = out.on_alert.or(a.on_alert);
-        a.fail_on_alert |= out.fail_on_alert.unwrap_or(false);
+    let top = |key: &str| spans.as_ref().and_then(|t| t.get(key));
+    if let Some(list) = file.agg {
+        let items = list.into_list();
+        let joined = items.join(", ");
+        let mut pieces = Vec::new();
+        let mut offset = 0;
+        for (i, item) in items.iter().enumerate() {
+            if let Some(span) = top("agg").and_then(|v| element_span(v, i)) {
+                pieces.push(source.piece("key 'agg'".into(), span, item, offset));
+            }
+            offset += item.len() + 2;
+        }
+        source.agg = Some(source.origin("agg", &joined, pieces));
+        a.agg = Some(joined);
     }
-    if let Some(ck) = file.checkpoint {
-        a.checkpoint = ck.path;
-        a.checkpoint_every = ck.every.or(a.checkpoint_every);
-        a.incremental |= ck.incremental.unwrap_or(false);
+    if let Some(w) = &a.where_ {
+        let pieces = top("where")
+            .map(|v| vec![source.piece("key 'where'".into(), v.span(), w, 0)])
+            .unwrap_or_default();
+        source.where_ = Some(source.origin("where", w, pieces));
     }
-    for table in file.alert.unwrap_or_default() {
-        let mut rule = String::new();
-        if let Some(name) = &table.name {
-            rule.push_str(name);
-            rule.push_str(": ");
+    if let Some(list) = file.eval {
+        for (i, e) in list.into_list().into_iter().enumerate() {
+            let pieces = top("eval")
+                .and_then(|v| element_span(v, i))
+                .map(|span| vec![source.piece("key 'eval'".into(), span, &e, 0)])
+                .unwrap_or_default();
+            source.evals.push(source.origin("eval", &e, pieces));
+            a.eval.push(e);
         }
-        rule.push_str(&table.when);
-        if let Some(n) = table.for_windows {
-            rule.push_str(&format!(" for {n}"));
+    }
+    match file.output {
+        None => {}
+        Some(FlagOrTable::Flag(p)) => a.output = Some(PathBuf::from(p)),
+        Some(FlagOrTable::Table(out)) => {
+            a.output = out.path;
+            a.output_format = out.format.or(a.output_format);
+            a.alerts = out.alerts.or(a.alerts);
+            a.alerts_format = out.alerts_format.or(a.alerts_format);
+            a.late_output = out.late_output.or(a.late_output);
+            a.on_alert = out.on_alert.or(a.on_alert);
+            a.fail_on_alert |= out.fail_on_alert.unwrap_or(false);
         }
-        if let Some(c) = &table.clear {
-            rule.push_str(" clear ");
-            rule.push_str(c);
+    }
+    match file.checkpoint {
+        None => {}
+        Some(FlagOrTable::Flag(p)) => a.checkpoint = Some(PathBuf::from(p)),
+        Some(FlagOrTable::Table(ck)) => {
+            a.checkpoint = ck.path;
+            a.checkpoint_every = ck.every.or(a.checkpoint_every);
+            a.incremental |= ck.incremental.unwrap_or(false);
         }
-        if let Some(s) = &table.severity {
-            rule.push_str(" severity ");
-            rule.push_str(s);
-        }
+    }
+    for (i, entry) in file
+        .alert
+        .map(|l| l.0)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let value = top("alert").and_then(|v| match v.get_ref() {
+            DeValue::Array(items) => items.get(i),
+            _ => Some(v),
+        });
+        let (rule, origin) = match entry {
+            FlagOrTable::Flag(rule) => {
+                let pieces = value
+                    .map(|v| vec![source.piece("key 'alert'".into(), v.span(), &rule, 0)])
+                    .unwrap_or_default();
+                let origin = source.origin("alert", &rule, pieces);
+                (rule, origin)
+            }
+            FlagOrTable::Table(table) => source.assemble_rule(&table, value),
+        };
         a.alert.push(rule);
+        source.rules.push(origin);
     }
     let inputs = expand_inputs(file.inputs.unwrap_or_default(), &source)?;
     Ok((a, inputs, source))
+}
+
+/// The key named by serde's "unknown field `windwo`, expected one of
+/// `inputs`, ..." message, and the keys it lists.
+fn unknown_key(msg: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((key, expected))
+}
+
+/// The span of element `i` of an array value (or of the value itself when it
+/// is one string, for `i == 0`).
+fn element_span(v: &toml::Spanned<DeValue<'_>>, i: usize) -> Option<Range<usize>> {
+    match v.get_ref() {
+        DeValue::Array(items) => items.get(i).map(|item| item.span()),
+        DeValue::String(_) if i == 0 => Some(v.span()),
+        _ => None,
+    }
+}
+
+impl JobFileSource {
+    /// `FILE:LINE` of byte `at`.
+    fn line_of(&self, at: usize) -> usize {
+        self.text[..at.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// A value of the file at `span` that is `value`, at byte `offset` of the option's text.
+    fn piece(&self, key: String, span: Range<usize>, value: &str, offset: usize) -> FilePiece {
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |n| n + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |n| start + n);
+        let raw = self.text.get(span.clone()).unwrap_or("");
+        // verbatim: a one-line value written without escapes, quoted or not
+        let quote = if raw == value {
+            Some(0)
+        } else if raw.len() == value.len() + 2
+            && (raw.starts_with('"') || raw.starts_with('\''))
+            && &raw[1..raw.len() - 1] == value
+        {
+            Some(1)
+        } else {
+            None
+        };
+        let column = quote
+            .filter(|_| !value.contains('\n'))
+            .map(|q| self.text[line_start..start].chars().count() + q);
+        FilePiece {
+            key,
+            file: self.path.display().to_string(),
+            line: self.line_of(start),
+            line_text: self.text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+            value: value.to_string(),
+            column,
+            offset,
+        }
+    }
+
+    /// The origin of an option's text made of `pieces` (label: the first piece's line).
+    fn origin(&self, key: &str, text: &str, pieces: Vec<FilePiece>) -> TextOrigin {
+        let label = match pieces.first() {
+            Some(p) => format!("{}:{}: key '{key}'", self.path.display(), p.line),
+            None => self.locate(key),
+        };
+        TextOrigin {
+            label,
+            text: text.to_string(),
+            pieces,
+        }
+    }
+
+    /// The rule text of an `[[alert]]` table (`NAME: WHEN for N clear C
+    /// severity S`) and where each part sits in the file.
+    fn assemble_rule(
+        &self,
+        table: &AlertTable,
+        value: Option<&toml::Spanned<DeValue<'_>>>,
+    ) -> (String, TextOrigin) {
+        let fields = value.and_then(|v| match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        });
+        let title = match &table.name {
+            Some(n) => format!("[[alert]] {n}"),
+            None => "[[alert]]".to_string(),
+        };
+        let mut rule = String::new();
+        let mut pieces = Vec::new();
+        let mut part = |rule: &mut String, key: &str, text: &str| {
+            if let Some(span) = fields.and_then(|t| t.get(key)).map(|v| v.span()) {
+                pieces.push(self.piece(format!("{title}, key '{key}'"), span, text, rule.len()));
+            }
+            rule.push_str(text);
+        };
+        if let Some(name) = &table.name {
+            part(&mut rule, "name", name);
+            rule.push_str(": ");
+        }
+        part(&mut rule, "when", &table.when);
+        if let Some(n) = table.for_windows {
+            rule.push_str(" for ");
+            part(&mut rule, "for", &n.to_string());
+        }
+        if let Some(c) = &table.clear {
+            rule.push_str(" clear ");
+            part(&mut rule, "clear", c);
+        }
+        if let Some(s) = &table.severity {
+            rule.push_str(" severity ");
+            part(&mut rule, "severity", s);
+        }
+        let line = pieces
+            .iter()
+            .find(|p| p.key.ends_with("'when'"))
+            .or(pieces.first())
+            .map(|p| format!(":{}", p.line))
+            .unwrap_or_default();
+        let origin = TextOrigin {
+            label: format!("{}{line}: {title}", self.path.display()),
+            text: rule.clone(),
+            pieces,
+        };
+        (rule, origin)
+    }
 }
 
 /// Expands `*` and `?` in the file-name part of each input (job files have no
@@ -273,6 +543,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unknown_keys_are_read_from_the_message() {
+        let (key, expected) =
+            unknown_key("unknown field `paht`, expected one of `path`, `format`").unwrap();
+        assert_eq!(key, "paht");
+        assert_eq!(expected, ["path", "format"]);
+        assert!(unknown_key("invalid type: integer").is_none());
+    }
+
+    fn parse(text: &str) -> JobArgs {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path).unwrap().0
+    }
+
+    #[test]
+    fn flag_forms_and_table_forms_mean_the_same() {
+        let flags = parse(
+            "output = \"r.csv\"\ncheckpoint = \"r.ckpt\"\nalert = [\"hot: avg(v) > 1 for 2\"]\n",
+        );
+        let tables = parse(
+            "[output]\npath = \"r.csv\"\n[checkpoint]\npath = \"r.ckpt\"\n[[alert]]\nname = \"hot\"\nwhen = \"avg(v) > 1\"\nfor = 2\n",
+        );
+        for a in [&flags, &tables] {
+            assert_eq!(a.output.as_deref(), Some(Path::new("r.csv")));
+            assert_eq!(a.checkpoint.as_deref(), Some(Path::new("r.ckpt")));
+            assert_eq!(a.alert, ["hot: avg(v) > 1 for 2"]);
+        }
+        // one rule as a plain string, and a mixed array
+        assert_eq!(parse("alert = \"a: x() > 1\"\n").alert, ["a: x() > 1"]);
+        assert_eq!(
+            parse("alert = [\"a: x() > 1\", { name = \"b\", when = \"y() > 2\" }]\n").alert,
+            ["a: x() > 1", "b: y() > 2"]
+        );
+    }
+
+    #[test]
+    fn a_table_keeps_its_own_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, "[output]\npaht = \"r.csv\"\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown field `paht`") && e.contains("did you mean 'path'?"),
+            "{e}"
+        );
+        std::fs::write(&path, "output = 5\n").unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(":1:") && e.contains("a string (the flag's value) or a table"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn wildcards() {
         assert!(wildcard_match(b"*.csv", b"a.csv"));
         assert!(wildcard_match(b"m-??.csv", b"m-01.csv"));
@@ -285,6 +610,10 @@ mod tests {
         let src = JobFileSource {
             path: "j.toml".into(),
             text: "time = \"ts\"\n\nwindow = \"5x\"\n".into(),
+            rules: Vec::new(),
+            agg: None,
+            where_: None,
+            evals: Vec::new(),
         };
         assert_eq!(src.locate("window"), "j.toml:3: key 'window'");
         assert_eq!(src.locate("nothing"), "j.toml: key 'nothing'");

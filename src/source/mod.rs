@@ -278,8 +278,19 @@ pub fn spawn_tcp(
     tx: Sender<StreamChunk>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .map_err(|e| Error::runtime(format!("cannot listen on tcp://{addr}: {e}")))?;
+    // An address that does not resolve or is not this machine's is the
+    // user's to fix (exit 2); one in use or refused is a runtime failure.
+    let resolved: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .map_err(|e| Error::usage(format!("cannot listen on tcp://{addr}: {e}")))?
+        .collect();
+    let listener = TcpListener::bind(&resolved[..]).map_err(|e| {
+        let msg = format!("cannot listen on tcp://{addr}: {e}");
+        if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+            Error::usage(msg)
+        } else {
+            Error::runtime(msg)
+        }
+    })?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::runtime(format!("tcp://{addr}: {e}")))?;

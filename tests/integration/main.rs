@@ -14,3 +14,4 @@ mod exact_sums;
 mod logs;
 mod model;
 mod run;
+mod usability;

@@ -1,0 +1,328 @@
+//! What a new user meets in the first hour: messages that say where and
+//! what would be right (snapshots, reviewed by eye), flags that mean what
+//! they mean elsewhere (`-o -`, `--regex`), job files in the flags' own
+//! form, and rule tests that compare values the way they were printed.
+
+use crate::common::{run_in, tempdir, write};
+
+const METRICS: &str = "ts,host,value\n\
+2026-01-01T00:00:10Z,h1,97.1\n\
+2026-01-01T00:01:10Z,h1,95.5\n\
+2026-01-01T00:01:20Z,h1,96.17\n\
+2026-01-01T00:01:30Z,h1,95.83\n\
+2026-01-01T00:02:10Z,h1,10\n\
+2026-01-01T00:03:10Z,h1,10\n";
+
+/// Runs vigil in a directory holding `m.csv` and the given files; returns
+/// "exit N" and stderr with the directory replaced by `[tmp]`.
+fn case_with(files: &[(&str, &str)], args: &[&str]) -> String {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    for (name, text) in files {
+        write(dir.path(), name, text);
+    }
+    let out = run_in(dir.path(), args, None);
+    let stderr = out
+        .stderr
+        .replace(&dir.path().display().to_string(), "[tmp]");
+    format!("exit {}\n{}", out.code, stderr)
+}
+
+fn case(args: &[&str]) -> String {
+    case_with(&[], args)
+}
+
+#[test]
+fn fractional_duration_says_durations_are_whole_units() {
+    insta::assert_snapshot!(case(&["run", "m.csv", "--time", "ts", "--window", "1.5h"]));
+}
+
+#[test]
+fn unit_spelling_gets_a_suggestion() {
+    insta::assert_snapshot!(case(&["run", "m.csv", "--time", "ts", "--window", "5min"]));
+}
+
+#[test]
+fn bad_record_policy_typo_is_refused_and_creates_nothing() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    let out = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "--on-bad-record", "fial"],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        !dir.path().join("fial").exists(),
+        "no file named after the typo"
+    );
+    insta::assert_snapshot!(out.stderr);
+    // a path is still a path
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--on-bad-record",
+            "./fial",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(dir.path().join("fial").exists());
+}
+
+#[test]
+fn format_typo_gets_a_suggestion() {
+    insta::assert_snapshot!(case(&["run", "m.csv", "--format", "jsnol"]));
+}
+
+#[test]
+fn aggregate_typo_gets_a_suggestion() {
+    insta::assert_snapshot!(case(&["run", "m.csv", "--agg", "count(), avgg(value)"]));
+}
+
+#[test]
+fn invalid_tcp_address_is_a_usage_error() {
+    let out = case(&["run", "tcp://256.0.0.1:99"]);
+    assert!(out.starts_with("exit 2\n"), "{out}");
+    insta::assert_snapshot!(out);
+    for bad in ["tcp://127.0.0.1:70000", "tcp://:99", "tcp://host_name:1"] {
+        let out = case(&["run", bad]);
+        assert!(out.starts_with("exit 2\n"), "{bad}: {out}");
+    }
+}
+
+#[test]
+fn dash_output_is_stdout() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    let out = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "-o", "-", "-q"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("window_start,window_end,count\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!dir.path().join("-").exists(), "no file named '-'");
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    for flag in ["-o", "--alerts", "--late-output", "--checkpoint"] {
+        let out = run_in(
+            dir.path(),
+            &["run", "m.csv", "--time", "ts", flag, "./m.csv"],
+            None,
+        );
+        assert_eq!(out.code, 2, "{flag}: {}", out.stderr);
+        assert!(out.stderr.contains("is also an input"), "{}", out.stderr);
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("m.csv")).unwrap(),
+        METRICS
+    );
+}
+
+#[test]
+fn regex_alone_implies_the_regex_format() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "app.log",
+        "2026-01-01T00:00:01Z GET /a 200\n2026-01-01T00:00:02Z GET /b 500\n2026-01-01T00:01:03Z PUT /a 200\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "app.log",
+            "--regex",
+            r"^(?P<ts>\S+) (?P<method>\S+) (?P<path>\S+) (?P<status>\d+)$",
+            "--time",
+            "ts",
+            "--key",
+            "method",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "window_start,window_end,method,count\n\
+         2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,GET,2\n\
+         2026-01-01T00:01:00.000Z,2026-01-01T00:02:00.000Z,PUT,1\n"
+    );
+    // --regex with another format is a contradiction, said so
+    insta::assert_snapshot!(case(&[
+        "run",
+        "m.csv",
+        "--regex",
+        "(?P<ts>.*)",
+        "--format",
+        "csv"
+    ]));
+}
+
+const FLAG_FORM_JOB: &str = r#"inputs = ["m.csv"]
+time = "ts"
+key = ["host"]
+agg = ["count()", "avg(value)"]
+output = "report.csv"
+alerts = "alerts.csv"
+alert = ["hot: avg(value) > 90 for 2 clear avg(value) < 50"]
+"#;
+
+const TABLE_FORM_JOB: &str = r#"inputs = ["m.csv"]
+time = "ts"
+key = ["host"]
+agg = ["count()", "avg(value)"]
+
+[output]
+path = "report.csv"
+alerts = "alerts.csv"
+
+[[alert]]
+name = "hot"
+when = "avg(value) > 90"
+for = 2
+clear = "avg(value) < 50"
+"#;
+
+#[test]
+fn job_file_flag_forms_run_like_the_table_forms() {
+    let mut results = Vec::new();
+    for job in [FLAG_FORM_JOB, TABLE_FORM_JOB] {
+        let dir = tempdir();
+        write(dir.path(), "m.csv", METRICS);
+        write(dir.path(), "job.toml", job);
+        let out = run_in(dir.path(), &["run", "-c", "job.toml", "-q"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        results.push((read("report.csv"), read("alerts.csv")));
+    }
+    assert_eq!(results[0], results[1]);
+    assert!(
+        results[0].1.contains(",hot,warning,firing,h1,"),
+        "{}",
+        results[0].1
+    );
+}
+
+#[test]
+fn rule_error_in_a_job_file_points_at_its_line_and_column() {
+    let table = "inputs = [\"m.csv\"]\ntime = \"ts\"\nkey = \"host\"\n\n[[alert]]\nname = \"hot\"\nwhen = \"avg(value) > > 90\"\nfor = 2\n";
+    insta::assert_snapshot!(
+        "rule_error_in_alert_table",
+        case_with(&[("job.toml", table)], &["check", "-c", "job.toml"])
+    );
+    let flag = "inputs = [\"m.csv\"]\ntime = \"ts\"\nkey = \"host\"\nalert = [\n  \"cold: avg(value) < 1\",\n  'hot: avg(value) > 90 and region == \"eu\" for 2',\n]\n";
+    insta::assert_snapshot!(
+        "rule_error_in_alert_array",
+        case_with(&[("job.toml", flag)], &["check", "-c", "job.toml"])
+    );
+    let agg = "inputs = [\"m.csv\"]\ntime = \"ts\"\nagg = [\"count()\", \"avgg(value)\"]\n";
+    insta::assert_snapshot!(
+        "agg_error_in_job_file",
+        case_with(&[("job.toml", agg)], &["check", "-c", "job.toml"])
+    );
+}
+
+#[test]
+fn job_file_key_typo_gets_a_suggestion() {
+    let job = "time = \"ts\"\n[output]\npaht = \"r.csv\"\n";
+    insta::assert_snapshot!(case_with(
+        &[("job.toml", job)],
+        &["check", "-c", "job.toml"]
+    ));
+}
+
+/// Runs `vigil test` on `test_file` (with `m.csv` and a job beside it) with
+/// TMPDIR pointing at an empty directory; returns the output and what was
+/// left in that directory.
+fn rule_test(test_file: &str) -> (crate::common::Output, Vec<String>) {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    write(dir.path(), "job.toml", FLAG_FORM_JOB);
+    write(dir.path(), "rules.test.toml", test_file);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["test", "rules.test.toml"])
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let left = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (
+        crate::common::Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        left,
+    )
+}
+
+#[test]
+fn rule_test_accepts_values_copied_from_a_run() {
+    // What `vigil run` printed: the alert, with its value to the last digit.
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    write(dir.path(), "job.toml", FLAG_FORM_JOB);
+    let out = run_in(dir.path(), &["run", "-c", "job.toml", "-q"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.csv")).unwrap();
+    let firing: Vec<&str> = alerts.lines().nth(1).unwrap().split(',').collect();
+    let (time, value) = (firing[0], firing[5]);
+    assert_eq!(
+        value, "95.83333333333333",
+        "the average of 95.5, 96.17, 95.83"
+    );
+    // Copied as printed on stderr (FIRING, the time without milliseconds) and in the file.
+    let test = format!(
+        "config = \"job.toml\"\n[[test]]\ninput_file = \"m.csv\"\n\
+         [[test.expect]]\ntime = \"{}\"\nrule = \"hot\"\nstate = \"FIRING\"\nhost = \"h1\"\nvalue = {value}\n\
+         [[test.expect]]\ntime = 2026-01-01T00:03:00Z\nrule = \"hot\"\nstate = \"resolved\"\nhost = \"h1\"\nvalue = \"10\"\n",
+        time.replace(".000Z", "Z")
+    );
+    let (out, left) = rule_test(&test);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 passed, 0 failed"), "{}", out.stdout);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn failing_rule_test_shows_a_diff_and_leaves_nothing_behind() {
+    let test = "config = \"job.toml\"\n[[test]]\nname = \"wrong value\"\ninput_file = \"m.csv\"\n\
+                [[test.expect]]\ntime = \"2026-01-01T00:02:00Z\"\nrule = \"hot\"\nstate = \"firing\"\nvalue = 95.8\n";
+    let (out, left) = rule_test(test);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!(out.stdout);
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // an error in the test file (a misspelt field) also cleans up
+    let test = "config = \"job.toml\"\n[[test]]\ninput_file = \"m.csv\"\n\
+                [[test.expect]]\ntime = \"2026-01-01T00:02:00Z\"\nrule = \"hot\"\nstate = \"firing\"\nhots = \"h1\"\n";
+    let (out, left) = rule_test(test);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("'hots' is not a field of alert events")
+            && out.stderr.contains("did you mean 'host'?"),
+        "{}",
+        out.stderr
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
