@@ -16,7 +16,7 @@ Examples:
 const CHECK_EXAMPLES: &str = "\
 Examples:
   vigil check -c testdata/job.toml
-  vigil check --time ts --window 1m --alert 'avg(value) > 90 for 3'";
+  vigil check testdata/metrics.csv --time ts --key host --alert 'avg(value) > 90 for 3'";
 
 const TEST_EXAMPLES: &str = "\
 Examples:
@@ -37,7 +37,7 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a job and print its dataflow plan; exit 0 if valid, 2 if not.
     #[command(after_help = CHECK_EXAMPLES)]
-    Check(JobArgs),
+    Check(RunArgs),
     /// Run alert-rule test files; exit 0 if all pass, 1 with a diff if any fails.
     #[command(after_help = TEST_EXAMPLES)]
     Test(TestArgs),

@@ -1,7 +1,10 @@
 //! Opening one input stream for decoding: which format it is (flag, file
 //! extension or a sniff of its first line), its decoder built from the header
-//! when the format has one, and its time format. Owns `InputState`; reads no
-//! bytes beyond the first line it is handed and writes nothing.
+//! when the format has one, every field the job names checked against what
+//! the input has (CSV header, a log format's fields, the regex's groups), and
+//! its time format. Owns `InputState`, and [`probe`]: the first lines of an
+//! input decoded the way a run decodes them (`vigil check`). Reads only the
+//! bytes it is handed and writes nothing.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +58,150 @@ pub fn choose_format(job: &Job, path_hint: Option<&Path>, first_line: Option<&[u
     }
 }
 
+/// Every field the job names, checked against what an input of `format` has
+/// (formats that take any name, JSON and logfmt, are not checked).
+fn check_fields(
+    job: &Job,
+    plan: &RecordPlan,
+    format: Format,
+    first_line: Option<&[u8]>,
+) -> std::result::Result<(), String> {
+    match format {
+        Format::Csv => {
+            let (columns, listing) = match (job.has_header, first_line) {
+                (true, Some(line)) => match decode::csv::split_header(line, job.delimiter) {
+                    Ok(c) => (c, "the header has"),
+                    Err(_) => return Ok(()), // the decoder says what is wrong with it
+                },
+                (true, None) => return Ok(()),
+                (false, _) => (job.columns.clone().unwrap_or_default(), "--columns has"),
+            };
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            plan.check_fields(&names, "a column", listing)
+        }
+        Format::Nginx | Format::Apache | Format::Syslog => plan.check_fields(
+            decode::logs::preset_fields(format),
+            &format!("a field of the {} format", format.name()),
+            "its fields are",
+        ),
+        Format::Regex => {
+            let Ok(re) = regex::bytes::Regex::new(job.regex.as_deref().unwrap_or("")) else {
+                return Ok(()); // refused with its own message when the job was read
+            };
+            let groups: Vec<&str> = re.capture_names().flatten().collect();
+            plan.check_fields(&groups, "a named group of --regex", "its groups are")
+        }
+        Format::Jsonl | Format::Logfmt => Ok(()),
+    }
+}
+
+/// Lines `vigil check` decodes from the start of each file input, at most.
+pub const PROBE_LINES: usize = 1000;
+/// Bytes `vigil check` decodes from the start of each file input, at most.
+pub const PROBE_BYTES: usize = 1 << 20;
+
+/// The first lines of an input, decoded the way a run decodes them.
+#[derive(Debug)]
+pub struct Probe {
+    pub format: Format,
+    /// The CSV header's column names, when the input has one.
+    pub columns: Option<Vec<String>>,
+    /// Lines decoded (records, bad ones included).
+    pub lines: u64,
+    /// Whether those were all the input's lines.
+    pub complete: bool,
+    pub bad: u64,
+    pub bad_values: u64,
+    pub filtered: u64,
+    /// The first bad line: `LINE: why`.
+    pub first_bad: Option<String>,
+    /// Fields the job names that no decoded line had (JSON, logfmt: any
+    /// name is accepted, so this is the only sign of a typo).
+    pub never_seen: Vec<String>,
+}
+
+/// Decodes the first lines of `bytes` (the start of input `name`) with the
+/// decoder a run would build; Err is what a run would refuse.
+pub fn probe(
+    job: &Job,
+    plan: &RecordPlan,
+    name: Arc<str>,
+    path_hint: Option<&Path>,
+    bytes: &[u8],
+) -> Result<Probe> {
+    use crate::source::pieces;
+    let first = pieces::first_line(bytes);
+    let format = choose_format(job, path_hint, first);
+    let (state, consumed) = open_input(job, plan, name, path_hint, first)?;
+    let columns = match (format, consumed, first) {
+        (Format::Csv, true, Some(line)) => decode::csv::split_header(line, job.delimiter).ok(),
+        _ => None,
+    };
+    let start = if consumed {
+        pieces::line_end_after(bytes, 0, bytes.len())
+    } else {
+        0
+    };
+    let limit = bytes.len().min(start + PROBE_BYTES);
+    let mut end = start;
+    for _ in 0..PROBE_LINES {
+        if end >= limit {
+            break;
+        }
+        end = pieces::line_end_after(bytes, end, limit);
+    }
+    let piece = pieces::Piece {
+        input: 0,
+        data: &bytes[start..end],
+        offset: start as u64,
+        first_line: Some(if consumed { 2 } else { 1 }),
+        whole: None,
+        arrival_ms: crate::source::now_ms(),
+    };
+    let mut parsed = super::parse::Parsed::default();
+    super::parse::parse_piece(plan, &state, &piece, &mut parsed);
+    let first_bad = parsed.bad.first().map(|b| {
+        format!(
+            "line {}: {}",
+            pieces::line_number(&piece, b.line_start as usize),
+            b.error
+        )
+    });
+    // which wanted fields any line had
+    let mut seen = vec![false; plan.fields.len()];
+    let mut decoder = state.decoder.fork();
+    let mut slots = decode::FieldSlots::new(plan.fields.len());
+    pieces::for_each_line(piece.data, |_, line| {
+        slots.clear();
+        if decoder.decode(line, &mut slots).is_ok() {
+            for (i, s) in seen.iter_mut().enumerate() {
+                *s |= slots.is_set(i);
+            }
+        }
+    });
+    let never_seen = if parsed.lines > 0 && matches!(format, Format::Jsonl | Format::Logfmt) {
+        plan.fields
+            .iter()
+            .zip(&seen)
+            .filter(|(_, s)| !**s)
+            .map(|(f, _)| f.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Probe {
+        format,
+        columns,
+        lines: parsed.lines,
+        complete: end >= bytes.len(),
+        bad: parsed.bad.len() as u64,
+        bad_values: parsed.bad_values,
+        filtered: parsed.filtered,
+        first_bad,
+        never_seen,
+    })
+}
+
 /// Chooses the format of an input and builds its decoder from its first line.
 /// Also returns whether the first line was consumed (a CSV header).
 pub fn open_input(
@@ -67,6 +214,20 @@ pub fn open_input(
     let format = choose_format(job, path_hint, first_line);
     let fields = &plan.fields;
     let in_input = |e: String| Error::usage(format!("{name}: {e}"));
+    let sniffed_csv = format == Format::Csv
+        && job.format == FormatChoice::Auto
+        && path_hint
+            .and_then(|p| p.extension())
+            .is_none_or(|e| e != "csv");
+    check_fields(job, plan, format, first_line)
+        .map_err(|e| {
+            if sniffed_csv {
+                format!("{e}\n  (the format was guessed as CSV from the first line; for a log give --format nginx, apache, syslog or logfmt, or --regex with named groups)")
+            } else {
+                e
+            }
+        })
+        .map_err(in_input)?;
     let mut consumed = false;
     let mut header = None;
     let decoder: Box<dyn LineDecoder> = match format {

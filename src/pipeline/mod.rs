@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::alert::notify::Notifier;
 use crate::checkpoint::{self, Checkpoint, InputPosition};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::job::{BadRecordPolicy, Job};
 use crate::plan::RecordPlan;
 use crate::shard::stamp::Watermark;
@@ -202,6 +202,14 @@ pub fn run(job: &Job) -> Result<Outcome> {
                 store: store.as_ref(),
             })
         );
+    }
+    // SPEC 1: records were read and every one was bad is a failed run (exit 1).
+    let c = &p.counters;
+    if c.records > 0 && c.bad == c.records {
+        return Err(Error::runtime(format!(
+            "every one of the {} records read was bad (the first are shown above), so nothing was aggregated; `vigil check` with the same arguments shows the first bad line",
+            c.records
+        )));
     }
     Ok(Outcome {
         alerts_fired: p.total_counters().alerts_fired,

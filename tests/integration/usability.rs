@@ -326,3 +326,153 @@ fn failing_rule_test_shows_a_diff_and_leaves_nothing_behind() {
     );
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Each job here is one `vigil run` refuses; `vigil check` with the same
+/// arguments refuses it too (exit 2) with the same message.
+#[test]
+fn check_refuses_what_run_refuses_with_the_same_message() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    write(
+        dir.path(),
+        "access.log",
+        "1.2.3.4 - - [17/May/2015:10:05:03 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"x\"\n",
+    );
+    write(dir.path(), "app.log", "2026-01-01T00:00:01Z GET\n");
+    let cases: &[&[&str]] = &[
+        &["m.csv", "--time", "ts", "--key", "hots"],
+        &["m.csv", "--time", "timestamp"],
+        &["m.csv", "--time", "ts", "--agg", "avg(valeu)"],
+        &["m.csv", "--time", "ts", "--where", "vaule > 1"],
+        &["m.csv", "--time", "ts", "--alert", "max(vlaue) > 1"],
+        &["m.csv", "--no-header", "--columns", "a,b,c", "--time", "ts"],
+        &[
+            "access.log",
+            "--format",
+            "apache",
+            "--time",
+            "time",
+            "--key",
+            "stauts",
+        ],
+        &[
+            "app.log",
+            "--regex",
+            r"^(?P<ts>\S+) (?P<method>\S+)$",
+            "--time",
+            "ts",
+            "--key",
+            "methd",
+        ],
+        &["nosuch.csv", "--time", "ts"],
+    ];
+    for args in cases {
+        let run: Vec<&str> = ["run"].iter().chain(args.iter()).copied().collect();
+        let check: Vec<&str> = ["check"].iter().chain(args.iter()).copied().collect();
+        let r = run_in(dir.path(), &run, None);
+        let c = run_in(dir.path(), &check, None);
+        assert_ne!(r.code, 0, "run {args:?} should refuse: {}", r.stderr);
+        assert_eq!(c.code, 2, "check {args:?}: {}{}", c.stdout, c.stderr);
+        assert_eq!(c.stderr, r.stderr, "check {args:?} says what run says");
+        assert!(
+            c.stdout.is_empty(),
+            "no plan for an invalid job: {}",
+            c.stdout
+        );
+    }
+    // the messages name the flag and the closest field
+    let c = run_in(
+        dir.path(),
+        &[
+            "check",
+            "m.csv",
+            "--time",
+            "ts",
+            "--alert",
+            "max(vlaue) > 1",
+        ],
+        None,
+    );
+    insta::assert_snapshot!(c.stderr);
+}
+
+#[test]
+fn check_reads_the_inputs_of_a_valid_job() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    write(dir.path(), "job.toml", FLAG_FORM_JOB);
+    let c = run_in(
+        dir.path(),
+        &["check", "m.csv", "--time", "ts", "--key", "host"],
+        None,
+    );
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(
+        c.stdout.contains("input:      m.csv: csv (header: ts, host, value); all 6 records read\nok: the job is valid\n"),
+        "{}",
+        c.stdout
+    );
+    // inputs named by the job file are read too; flags still override it
+    let c = run_in(
+        dir.path(),
+        &["check", "-c", "job.toml", "--key", "hots"],
+        None,
+    );
+    assert_eq!(c.code, 2, "{}", c.stdout);
+    assert!(c.stderr.contains("did you mean 'host'?"), "{}", c.stderr);
+    let c = run_in(dir.path(), &["check", "-c", "job.toml"], None);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(
+        c.stdout
+            .contains("sinks:      report -> report.csv (csv); alerts -> alerts.csv (csv)"),
+        "{}",
+        c.stdout
+    );
+    assert!(
+        !dir.path().join("report.csv").exists(),
+        "check writes nothing"
+    );
+}
+
+#[test]
+fn check_refuses_an_input_whose_first_records_are_all_bad() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    let c = run_in(
+        dir.path(),
+        &["check", "m.csv", "--time", "ts", "--time-format", "unix_s"],
+        None,
+    );
+    assert_eq!(c.code, 2, "{}", c.stdout);
+    insta::assert_snapshot!(c.stderr);
+    let r = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "--time-format", "unix_s"],
+        None,
+    );
+    assert_eq!(r.code, 1, "a run of it fails: {}", r.stderr);
+    // some bad lines are a note, not a refusal
+    write(
+        dir.path(),
+        "some_bad.csv",
+        "ts,value\n2026-01-01T00:00:00Z,1\nyesterday,2\n2026-01-01T00:00:02Z,x\n",
+    );
+    let c = run_in(
+        dir.path(),
+        &[
+            "check",
+            "some_bad.csv",
+            "--time",
+            "ts",
+            "--agg",
+            "avg(value)",
+        ],
+        None,
+    );
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(
+        c.stdout.contains("all 3 records read, 1 bad (first at line 3: field 'ts': cannot read 'yesterday' as a time), 1 values not numbers"),
+        "{}",
+        c.stdout
+    );
+}
