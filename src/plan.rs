@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::expr::{Compiled, Ref, Value};
 use crate::job::Job;
 use crate::origin::TextOrigin;
-use crate::time::TimeFormat;
+use crate::time::{TimeError, TimeFormat};
 
 /// Seed of the key and value hashes: fixed, so shard routing and distinct
 /// sketches are the same in every run (checkpoints depend on it).
@@ -322,13 +322,16 @@ impl RecordPlan {
                 let raw = slots
                     .get(line, s)
                     .ok_or_else(|| DecodeError::field(name(), "missing time"))?;
-                time_format.parse(raw).ok_or_else(|| {
+                time_format.parse_checked(raw).map_err(|e| {
+                    let shown = String::from_utf8_lossy(&raw[..raw.len().min(64)]);
                     DecodeError::field(
                         name(),
-                        format!(
-                            "cannot read '{}' as a time",
-                            String::from_utf8_lossy(&raw[..raw.len().min(64)])
-                        ),
+                        match e {
+                            TimeError::Unreadable => format!("cannot read '{shown}' as a time"),
+                            TimeError::OutOfRange => format!(
+                                "'{shown}' is a time outside the years 1 to 9999; expected a time from 0001-01-01 to 9999-12-31"
+                            ),
+                        },
                     )
                 })?
             }

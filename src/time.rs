@@ -274,8 +274,26 @@ impl TimeFormat {
         TimeFormat::Syslog(StrftimePattern::compile("%b %e %H:%M:%S").expect("valid pattern"))
     }
 
-    /// Parses one field into milliseconds since the Unix epoch, UTC. `None` if unparsable.
+    /// Parses one field into milliseconds since the Unix epoch, UTC. `None`
+    /// if unparsable or outside the years 1 to 9999 ([`TimeFormat::parse_checked`] says which).
+    #[inline]
     pub fn parse(&self, field: &[u8]) -> Option<i64> {
+        self.parse_checked(field).ok()
+    }
+
+    /// Parses one field; an unreadable time and one outside
+    /// [`MIN_TIME_MS`]..=[`MAX_TIME_MS`] are told apart, for the bad-record message.
+    #[inline]
+    pub fn parse_checked(&self, field: &[u8]) -> Result<i64, TimeError> {
+        match self.parse_any(field) {
+            None => Err(TimeError::Unreadable),
+            Some(t) if (MIN_TIME_MS..=MAX_TIME_MS).contains(&t) => Ok(t),
+            Some(_) => Err(TimeError::OutOfRange),
+        }
+    }
+
+    /// Any time the format can express (epoch numbers saturate at the ends of i64).
+    fn parse_any(&self, field: &[u8]) -> Option<i64> {
         let f = trim(field);
         match self {
             TimeFormat::Auto => {
@@ -294,6 +312,28 @@ impl TimeFormat {
             TimeFormat::Syslog(p) => parse_rfc3339(f).or_else(|| p.parse(f)),
         }
     }
+}
+
+/// The earliest event time vigil takes: 0001-01-01T00:00:00.000Z. Times are
+/// bounded to the years 1-9999 (what RFC 3339 writes with four digits), so
+/// that window arithmetic on them, with durations up to [`MAX_DURATION_MS`],
+/// stays far inside i64 and every time prints as a real date.
+pub const MIN_TIME_MS: i64 = -62_135_596_800_000;
+/// The latest event time vigil takes: 9999-12-31T23:59:59.999Z.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+/// The longest duration any flag or rule takes (`--window`, `--slide`,
+/// `--session`, `--max-delay`, `absent(DUR)`, ...): 36,500 days, about a
+/// century. With times within [`MIN_TIME_MS`]..=[`MAX_TIME_MS`], any time
+/// plus or minus a few such durations is nowhere near i64's range.
+pub const MAX_DURATION_MS: i64 = 36_500 * 86_400_000;
+
+/// Why a time field is not an event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// not a time in the format
+    Unreadable,
+    /// a time, but before year 1 or after year 9999
+    OutOfRange,
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -442,19 +482,21 @@ fn scaled(s: &[u8], v: f64, scale: f64) -> Option<i64> {
         .enumerate()
         .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'));
     if int {
-        let n: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+        // Beyond i64 (or beyond it once scaled): a number, but no sane time;
+        // saturated so the range check reports it as out of range.
+        let n: i64 = match std::str::from_utf8(s).ok()?.parse() {
+            Ok(n) => n,
+            Err(_) => return Some(if s[0] == b'-' { i64::MIN } else { i64::MAX }),
+        };
         return Some(if scale >= 1.0 {
-            n.checked_mul(scale as i64)?
+            n.saturating_mul(scale as i64)
         } else {
             n.div_euclid((1.0 / scale).round() as i64)
         });
     }
     let ms = (v * scale).floor();
-    if ms.is_finite() && ms.abs() < 9.2e18 {
-        Some(ms as i64)
-    } else {
-        None
-    }
+    // `as` saturates at the ends of i64; NaN cannot come from digits.
+    ms.is_finite().then_some(ms as i64)
 }
 
 /// Digits with an optional sign and one optional '.'; no exponent.
@@ -737,6 +779,11 @@ fn parse_duration_from(text: &str, allow_zero: bool) -> Result<i64, String> {
     if total < 0 || (total == 0 && !allow_zero) {
         return Err(format!("'{t}': must be greater than zero; {EXPECTED}"));
     }
+    if total > MAX_DURATION_MS {
+        return Err(format!(
+            "'{t}': longer than the longest duration vigil takes, 36500d (about 100 years)"
+        ));
+    }
     Ok(total)
 }
 
@@ -795,6 +842,53 @@ mod tests {
         assert_eq!(TimeFormat::UnixUs.parse(b"1500"), Some(1));
         assert_eq!(TimeFormat::UnixNs.parse(b"-1"), Some(-1));
         assert_eq!(a.parse(b"1e9"), None);
+    }
+
+    #[test]
+    fn times_outside_years_1_to_9999_are_refused_not_wrapped() {
+        use TimeError::*;
+        for (format, raw) in [
+            (TimeFormat::UnixMs, &b"9223372036854775807"[..]),
+            (TimeFormat::UnixMs, b"-9223372036854775808"),
+            (TimeFormat::UnixMs, b"99999999999999999999999"),
+            (TimeFormat::UnixS, b"9223372036854775807"),
+            (TimeFormat::UnixS, b"1e300"),
+            (TimeFormat::UnixS, b"253402300800"),
+            (TimeFormat::UnixS, b"-62135596801"),
+            (TimeFormat::UnixNs, b"-99999999999999999999"),
+            // auto reads these as nanoseconds: beyond year 9999 even so
+            (TimeFormat::Auto, b"99999999999999999999999"),
+            (TimeFormat::Auto, b"-99999999999999999999999"),
+            (TimeFormat::Auto, b"0000-12-31T23:59:59Z"),
+            (TimeFormat::Auto, b"9999-12-31T23:59:59-01:00"),
+            (TimeFormat::from_spec("%Y-%m-%d").unwrap(), b"-0005-01-01"),
+        ] {
+            let r = format.parse_checked(raw);
+            let want = if raw == b"1e300" { Unreadable } else { OutOfRange };
+            assert_eq!(r, Err(want), "{format:?} {}", String::from_utf8_lossy(raw));
+            assert_eq!(format.parse(raw), None);
+        }
+        let a = TimeFormat::Auto;
+        assert_eq!(a.parse(b"0001-01-01T00:00:00Z"), Some(MIN_TIME_MS));
+        assert_eq!(a.parse(b"9999-12-31T23:59:59.999Z"), Some(MAX_TIME_MS));
+        assert_eq!(TimeFormat::UnixMs.parse(b"253402300799999"), Some(MAX_TIME_MS));
+        assert_eq!(fmt(MIN_TIME_MS), "0001-01-01T00:00:00.000Z");
+        assert_eq!(fmt(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(a.parse_checked(b"soon"), Err(Unreadable));
+        // i64::MAX as auto is nanoseconds: 2262, a real time
+        assert_eq!(a.parse(b"9223372036854775807"), Some(9_223_372_036_854));
+    }
+
+    #[test]
+    fn durations_are_bounded_so_window_arithmetic_cannot_overflow() {
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION_MS));
+        let e = parse_duration("36501d").unwrap_err();
+        assert!(e.contains("longest duration"), "{e}");
+        assert!(parse_delay("99999999h").unwrap_err().contains("longest"));
+        // the extremes together stay inside i64 with room to spare
+        let far = MAX_TIME_MS + 4 * MAX_DURATION_MS;
+        let near = MIN_TIME_MS - 4 * MAX_DURATION_MS;
+        assert!(far < i64::MAX / 1000 && near > i64::MIN / 1000);
     }
 
     #[test]

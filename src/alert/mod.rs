@@ -68,8 +68,14 @@ fn top_level_words(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// The character column of byte offset `byte`; an offset at or past the end
+/// (a keyword with nothing after it) is the column just after the text.
 fn char_col(text: &str, byte: usize) -> usize {
-    text[..byte].chars().count()
+    let mut end = byte.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].chars().count()
 }
 
 impl Rule {
@@ -358,6 +364,21 @@ mod tests {
         assert!(e.message.contains("out of place"), "{e}");
         let e = Rule::parse("hot: avg(v) > 1 clear avg(v) <", 0).unwrap_err();
         assert_eq!(e.column, 30, "{e}");
+    }
+
+    #[test]
+    fn a_keyword_at_the_end_of_a_rule_is_an_error_with_a_caret_not_a_panic() {
+        for (text, expected) in [
+            ("avg(value) > 1 severity", "after 'severity'"),
+            ("avg(value) > 1 severity ", "after 'severity'"),
+            ("avg(value) > 1 for", "after 'for'"),
+            ("avg(value) > 1 clear", "after 'clear'"),
+            ("é > 1 severity", "after 'severity'"),
+        ] {
+            let e = Rule::parse(text, 0).unwrap_err();
+            assert!(e.message.contains(expected), "{text}: {e}");
+            assert!(e.column <= text.chars().count(), "{text}: caret past the end: {e}");
+        }
     }
 
     fn run(

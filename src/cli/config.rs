@@ -185,6 +185,18 @@ impl Job {
                 if slide == size {
                     WindowSpec::Tumbling { size }
                 } else {
+                    let per_record = windows_per_record(size, slide);
+                    if per_record > MAX_WINDOWS_PER_RECORD {
+                        return Err(Error::usage(format!(
+                            "--window {} with --slide {} puts every record in {per_record} windows; at most {MAX_WINDOWS_PER_RECORD} are allowed: expected a --slide of at least {}",
+                            super::check::human_duration(size),
+                            super::check::human_duration(slide),
+                            super::check::human_duration(
+                                size.div_euclid(MAX_WINDOWS_PER_RECORD)
+                                    + i64::from(size % MAX_WINDOWS_PER_RECORD != 0)
+                            )
+                        )));
+                    }
                     WindowSpec::Sliding { size, slide }
                 }
             }
@@ -337,6 +349,14 @@ impl Job {
                 "--incremental needs --checkpoint FILE to keep open windows in",
             ));
         }
+        if output_format == OutputFormat::Table && checkpoint.is_some() {
+            // A table is aligned over all its rows, so it is held to the end
+            // of a run while checkpoints move past them: a killed run would
+            // resume without them. Refused rather than made a second format.
+            return Err(Error::usage(
+                "--output-format table cannot be used with --checkpoint: a table is aligned over all its rows and written at the end, so a killed run could not resume it; use csv or jsonl with --checkpoint",
+            ));
+        }
         let (obr, obrf) = pick!(cli, fa, on_bad_record);
         let on_bad_record = match obr.as_deref() {
             None | Some("skip") => BadRecordPolicy::Skip,
@@ -359,9 +379,16 @@ impl Job {
         if max_keys == 0 {
             return Err(Error::usage("--max-keys: expected a positive number"));
         }
-        let (th, _) = pick!(cli, fa, threads);
+        let (th, thf) = pick!(cli, fa, threads);
         let threads = match th {
             Some(0) => return Err(Error::usage("--threads: expected a positive number")),
+            Some(n) if n > MAX_THREADS => {
+                return Err(Error::usage(format!(
+                    "{} {n}: at most {MAX_THREADS} worker threads; expected a number up to {MAX_THREADS} (this machine has {})",
+                    origin(thf).name("threads"),
+                    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+                )))
+            }
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -482,6 +509,19 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 const FORMAT_NAMES: [&str; 8] = [
     "csv", "jsonl", "logfmt", "regex", "nginx", "apache", "syslog", "auto",
 ];
+
+/// Most windows one record may belong to (SPEC 1): beyond it a sliding
+/// window job does window bookkeeping instead of work (`--window 1d --slide
+/// 1ms` is 86,400,000 windows per record).
+pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
+/// Most `--threads`: more only costs thread creation and memory (each is a
+/// shard), and 20,000 threads took minutes to start.
+pub const MAX_THREADS: usize = 1024;
+
+/// How many sliding windows of `size` every `slide` hold one record.
+fn windows_per_record(size: i64, slide: i64) -> i64 {
+    size / slide + i64::from(size % slide != 0)
+}
 
 fn parse_format(name: &str) -> Option<Format> {
     Some(match name {

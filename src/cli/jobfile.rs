@@ -528,14 +528,39 @@ fn expand_inputs(patterns: Vec<String>, source: &JobFileSource) -> Result<Vec<St
     Ok(out)
 }
 
-/// `*` matches any run of bytes, `?` one byte.
+/// `*` matches any run of bytes, `?` one byte. Greedy with one backtrack
+/// point (the last `*`): O(pattern x name) at worst, where trying every split
+/// for every `*` was exponential (`a*a*a*...*b` against a long name of `a`s).
 fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| wildcard_match(rest, &name[i..])),
-        Some((b'?', rest)) => !name.is_empty() && wildcard_match(rest, &name[1..]),
-        Some((c, rest)) => name.first() == Some(c) && wildcard_match(rest, &name[1..]),
+    let (mut p, mut n) = (0, 0);
+    // after the last `*` seen: where the pattern resumes, and the name position it took
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, n));
+                p += 1;
+            }
+            Some(b'?') => {
+                p += 1;
+                n += 1;
+            }
+            Some(c) if *c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                // let the last `*` take one more byte and try again from there
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    p = sp;
+                    n = sn + 1;
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -603,6 +628,58 @@ mod tests {
         assert!(wildcard_match(b"m-??.csv", b"m-01.csv"));
         assert!(!wildcard_match(b"m-??.csv", b"m-1.csv"));
         assert!(!wildcard_match(b"*.csv", b"a.json"));
+        assert!(wildcard_match(b"*", b""));
+        assert!(wildcard_match(b"a*", b"a"));
+        assert!(wildcard_match(b"*a*b*", b"xxaxxbxx"));
+        assert!(!wildcard_match(b"*a*b", b"xxaxxbxx"));
+        assert!(wildcard_match(b"m-*-?.csv", b"m-2026-01-1.csv"));
+        assert!(!wildcard_match(b"?", b""));
+    }
+
+    #[test]
+    fn a_glob_with_many_stars_does_not_backtrack_exponentially() {
+        // 30 stars against 200 bytes: the old matcher tried every split of
+        // the name for every star and ran for hours; this one is immediate.
+        let pattern = format!("{}b", "a*".repeat(30));
+        let name = "a".repeat(200);
+        let started = std::time::Instant::now();
+        assert!(!wildcard_match(pattern.as_bytes(), name.as_bytes()));
+        assert!(wildcard_match(pattern.as_bytes(), format!("{name}b").as_bytes()));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn wildcards_agree_with_a_plain_reference() {
+        fn reference(p: &[u8], n: &[u8]) -> bool {
+            match p.split_first() {
+                None => n.is_empty(),
+                Some((b'*', rest)) => (0..=n.len()).any(|i| reference(rest, &n[i..])),
+                Some((b'?', rest)) => !n.is_empty() && reference(rest, &n[1..]),
+                Some((c, rest)) => n.first() == Some(c) && reference(rest, &n[1..]),
+            }
+        }
+        // every pattern and name over a small alphabet, up to a few bytes
+        let alphabet = [b'a', b'b', b'*', b'?'];
+        let mut patterns: Vec<Vec<u8>> = vec![vec![]];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = patterns
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| [p.as_slice(), &[*c]].concat()))
+                .collect();
+            patterns.extend(longer);
+        }
+        patterns.sort();
+        patterns.dedup();
+        let names: Vec<Vec<u8>> = patterns
+            .iter()
+            .filter(|p| !p.contains(&b'*') && !p.contains(&b'?'))
+            .cloned()
+            .collect();
+        for p in &patterns {
+            for n in &names {
+                assert_eq!(wildcard_match(p, n), reference(p, n), "{:?} {:?}", p, n);
+            }
+        }
     }
 
     #[test]

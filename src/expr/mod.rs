@@ -252,9 +252,20 @@ struct Parser<'t> {
     lex: Lexer<'t>,
     tok: Tok,
     col: usize,
+    /// parentheses, `not` and unary `-` entered and not yet left
+    nesting: usize,
 }
 
 const OPERAND: &str = "expected a number, string, field name, call or '('";
+
+/// How deep an expression may nest: parentheses, `not` and `-` inside one
+/// another, and the height of its tree (`a + b + c` is 3 levels). Parsing,
+/// resolving and evaluating recurse over the tree, so an unbounded depth
+/// (5,000 parentheses) would overflow the stack; no real condition comes near.
+pub const MAX_DEPTH: usize = 200;
+
+/// A parsed subtree and its height.
+type Sub = (Node, usize);
 
 impl<'t> Parser<'t> {
     fn bump(&mut self) -> Result<(), ExprError> {
@@ -268,39 +279,74 @@ impl<'t> Parser<'t> {
         self.lex.err(self.col, message)
     }
 
+    fn too_deep(&self) -> ExprError {
+        self.err(format!(
+            "the expression nests more than {MAX_DEPTH} levels deep (parentheses, operators, 'not'); expected a shallower expression (split it with --eval)"
+        ))
+    }
+
+    /// Enters one level of nesting (before recursing), refusing past the limit.
+    fn enter(&mut self) -> Result<(), ExprError> {
+        self.nesting += 1;
+        if self.nesting > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok(())
+    }
+
+    /// A binary node over two subtrees, refusing a tree higher than the limit.
+    fn bin(&self, op: BinOp, left: Sub, right: Sub) -> Result<Sub, ExprError> {
+        let height = left.1.max(right.1) + 1;
+        if height > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok((Node::Bin(op, Box::new(left.0), Box::new(right.0)), height))
+    }
+
+    /// A one-child node (`not`, `-`, a regex match) over a subtree.
+    fn wrap(&self, sub: Sub, make: impl FnOnce(Box<Node>) -> Node) -> Result<Sub, ExprError> {
+        if sub.1 + 1 > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        Ok((make(Box::new(sub.0)), sub.1 + 1))
+    }
+
     fn is_op(&self, op: &str) -> bool {
         matches!(&self.tok, Tok::Op(o) if *o == op)
     }
 
-    fn or(&mut self) -> Result<Node, ExprError> {
+    fn or(&mut self) -> Result<Sub, ExprError> {
         let mut left = self.and()?;
         while self.is_op("or") {
             self.bump()?;
             let right = self.and()?;
-            left = Node::Bin(BinOp::Or, Box::new(left), Box::new(right));
+            left = self.bin(BinOp::Or, left, right)?;
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Node, ExprError> {
+    fn and(&mut self) -> Result<Sub, ExprError> {
         let mut left = self.not()?;
         while self.is_op("and") {
             self.bump()?;
             let right = self.not()?;
-            left = Node::Bin(BinOp::And, Box::new(left), Box::new(right));
+            left = self.bin(BinOp::And, left, right)?;
         }
         Ok(left)
     }
 
-    fn not(&mut self) -> Result<Node, ExprError> {
+    fn not(&mut self) -> Result<Sub, ExprError> {
         if self.is_op("not") {
+            self.enter()?;
             self.bump()?;
-            return Ok(Node::Not(Box::new(self.not()?)));
+            let inner = self.not()?;
+            self.nesting -= 1;
+            return self.wrap(inner, Node::Not);
         }
         self.comparison()
     }
 
-    fn comparison(&mut self) -> Result<Node, ExprError> {
+    fn comparison(&mut self) -> Result<Sub, ExprError> {
         let left = self.sum()?;
         let op = match &self.tok {
             Tok::Op(o) if matches!(*o, ">" | ">=" | "<" | "<=" | "==" | "!=" | "=~" | "!~") => *o,
@@ -319,9 +365,9 @@ impl<'t> Parser<'t> {
                 ))
             })?;
             self.bump()?;
-            return Ok(Node::Match {
+            return self.wrap(left, |left| Node::Match {
                 negate: op == "!~",
-                left: Box::new(left),
+                left,
                 re,
             });
         }
@@ -337,10 +383,10 @@ impl<'t> Parser<'t> {
         if matches!(&self.tok, Tok::Op(o) if matches!(*o, ">" | ">=" | "<" | "<=" | "==" | "!=")) {
             return Err(self.err("comparisons do not chain: join them with 'and'"));
         }
-        Ok(Node::Bin(bin, Box::new(left), Box::new(right)))
+        self.bin(bin, left, right)
     }
 
-    fn sum(&mut self) -> Result<Node, ExprError> {
+    fn sum(&mut self) -> Result<Sub, ExprError> {
         let mut left = self.product()?;
         loop {
             let op = if self.is_op("+") {
@@ -352,11 +398,11 @@ impl<'t> Parser<'t> {
             };
             self.bump()?;
             let right = self.product()?;
-            left = Node::Bin(op, Box::new(left), Box::new(right));
+            left = self.bin(op, left, right)?;
         }
     }
 
-    fn product(&mut self) -> Result<Node, ExprError> {
+    fn product(&mut self) -> Result<Sub, ExprError> {
         let mut left = self.unary()?;
         loop {
             let op = if self.is_op("*") {
@@ -368,47 +414,53 @@ impl<'t> Parser<'t> {
             };
             self.bump()?;
             let right = self.unary()?;
-            left = Node::Bin(op, Box::new(left), Box::new(right));
+            left = self.bin(op, left, right)?;
         }
     }
 
-    fn unary(&mut self) -> Result<Node, ExprError> {
+    fn unary(&mut self) -> Result<Sub, ExprError> {
         if self.is_op("-") {
+            self.enter()?;
             self.bump()?;
-            return Ok(Node::Neg(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.nesting -= 1;
+            return self.wrap(inner, Node::Neg);
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Node, ExprError> {
+    fn primary(&mut self) -> Result<Sub, ExprError> {
         let col = self.col;
         match std::mem::replace(&mut self.tok, Tok::End) {
             Tok::Num(v) => {
                 self.bump()?;
-                Ok(Node::Num(v))
+                Ok((Node::Num(v), 1))
             }
             Tok::Str(s) => {
                 self.bump()?;
-                Ok(Node::Str(s))
+                Ok((Node::Str(s), 1))
             }
             Tok::LParen => {
+                self.tok = Tok::LParen;
+                self.enter()?;
                 self.bump()?;
                 let inner = self.or()?;
                 if self.tok != Tok::RParen {
                     return Err(self.err("expected ')'"));
                 }
+                self.nesting -= 1;
                 self.bump()?;
                 Ok(inner)
             }
             Tok::Ident(name) => {
                 self.bump()?;
                 match name.as_str() {
-                    "true" => return Ok(Node::Bool(true)),
-                    "false" => return Ok(Node::Bool(false)),
+                    "true" => return Ok((Node::Bool(true), 1)),
+                    "false" => return Ok((Node::Bool(false), 1)),
                     _ => {}
                 }
                 if self.tok != Tok::LParen {
-                    return Ok(Node::Field { name, col });
+                    return Ok((Node::Field { name, col }, 1));
                 }
                 // A call: keep the raw argument texts.
                 let open = self.lex.pos; // just after '('
@@ -460,7 +512,7 @@ impl<'t> Parser<'t> {
                 }
                 self.lex.pos = i + 1;
                 self.bump()?;
-                Ok(Node::Call { name, args, col })
+                Ok((Node::Call { name, args, col }, 1))
             }
             Tok::End => Err(self.err(format!("{OPERAND}, found the end of the expression"))),
             other => {
@@ -505,9 +557,10 @@ impl Expr {
             },
             tok: Tok::End,
             col: 0,
+            nesting: 0,
         };
         p.bump()?;
-        let root = p.or()?;
+        let (root, _) = p.or()?;
         if p.tok != Tok::End {
             return Err(p.err("unexpected text after the end of the expression; expected an operator such as 'and', '>' or '+'"));
         }
@@ -820,6 +873,31 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(unknown.column, 10);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_with_a_caret_not_a_stack_overflow() {
+        let deep = format!("{}x{}", "(".repeat(5000), ")".repeat(5000));
+        let e = Expr::parse(&deep).unwrap_err();
+        assert!(e.message.contains("nests more than 200 levels"), "{}", e.message);
+        assert_eq!(e.column, MAX_DEPTH, "the caret sits on the first '(' too many");
+        for text in [
+            "not ".repeat(5000) + "x",
+            "-".repeat(5000) + "1",
+            vec!["a"; 100_000].join(" or "),
+            vec!["1"; 100_000].join(" + "),
+            vec!["1"; 100_000].join(" * "),
+        ] {
+            let e = Expr::parse(&text).unwrap_err();
+            assert!(e.message.contains("nests more than"), "{}", e.message);
+        }
+        // just inside the limit: parses and evaluates
+        let ok = format!("{}1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(eval_with(&ok, &[], &[]), Value::Num(1.0));
+        assert_eq!(
+            eval_with(&vec!["1"; MAX_DEPTH].join(" + "), &[], &[]),
+            Value::Num(MAX_DEPTH as f64)
+        );
     }
 
     #[test]
