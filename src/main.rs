@@ -20,7 +20,7 @@ fn main() {
         Ok(code) => code,
         Err(Error::BrokenPipe) => 0,
         Err(e) => {
-            eprintln!("vigil: error: {e}");
+            vigil::diag!("vigil: error: {e}");
             e.exit_code()
         }
     };
@@ -41,11 +41,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Check(args) => vigil::cli::check::run(&args),
         Command::Test(args) => vigil::cli::ruletest::run(&args.files),
         Command::Man => {
-            print!("{}", vigil::cli::man::render());
+            vigil::sink::console::print(&vigil::cli::man::render())?;
             Ok(0)
         }
         Command::Completions(args) => {
-            vigil::cli::completions(args.shell);
+            vigil::sink::console::print(&vigil::cli::completions(args.shell))?;
             Ok(0)
         }
     }

@@ -172,11 +172,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     for input in &job.inputs {
         notes.push(check_input(&job, &plan, input)?);
     }
-    print!("{}", plan_text(&job, &plan));
+    crate::sink::console::print(&plan_text(&job, &plan))?;
     for note in notes {
-        println!("input:      {note}");
+        crate::outln!("input:      {note}")?;
     }
-    println!("ok: the job is valid");
+    crate::outln!("ok: the job is valid")?;
     Ok(0)
 }
 
@@ -203,7 +203,7 @@ fn check_input(job: &Job, plan: &RecordPlan, input: &InputSpec) -> Result<String
     let bytes = file.bytes();
     let probe = probe(job, plan, Arc::from(name.as_str()), Some(path), bytes)?;
     for field in &probe.never_seen {
-        eprintln!(
+        crate::diag!(
             "vigil: warning: {name}: field '{field}' is in none of the first {} records",
             probe.lines
         );
@@ -217,7 +217,14 @@ fn check_input(job: &Job, plan: &RecordPlan, input: &InputSpec) -> Result<String
     }
     let mut note = format!("{name}: {}", probe.format.name());
     if let Some(columns) = &probe.columns {
-        let _ = write!(note, " (header: {})", columns.join(", "));
+        // the header is data: bounded and escaped
+        let header = columns.join(", ");
+        let shown = crate::sink::console::clip(&header, crate::sink::console::ECHO_BYTES);
+        let _ = write!(
+            note,
+            " (header: {})",
+            crate::sink::console::escape_controls(&shown)
+        );
     }
     if probe.lines == 0 {
         note.push_str("; no records");

@@ -9,9 +9,12 @@ pub mod jobfile;
 pub mod man;
 pub mod ruletest;
 
-/// Writes the completion script for `shell` to stdout.
-pub fn completions(shell: clap_complete::Shell) {
+/// The completion script for `shell` (main prints it: a closed stdout must
+/// end quietly, and clap_complete panics when writing to one fails).
+pub fn completions(shell: clap_complete::Shell) -> String {
     use clap::CommandFactory;
     let mut cmd = args::Cli::command();
-    clap_complete::generate(shell, &mut cmd, "vigil", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "vigil", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
 }

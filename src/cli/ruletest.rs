@@ -60,7 +60,7 @@ pub fn run(files: &[PathBuf]) -> Result<i32> {
         passed += p;
         failed += f;
     }
-    println!("{passed} passed, {failed} failed");
+    crate::outln!("{passed} passed, {failed} failed")?;
     Ok(if failed > 0 { 1 } else { 0 })
 }
 
@@ -161,11 +161,11 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
                 .all(|(e, a)| e.iter().all(|(k, v)| a.get(k) == Some(v)));
         if matches {
             passed += 1;
-            println!("ok   {}: {name}", path.display());
+            crate::outln!("ok   {}: {name}", path.display())?;
         } else {
             failed += 1;
-            println!("FAIL {}: {name}", path.display());
-            println!("  --- expected\n  +++ actual");
+            crate::outln!("FAIL {}: {name}", path.display())?;
+            crate::outln!("  --- expected\n  +++ actual")?;
             let shown: Vec<Event> = actual
                 .iter()
                 .enumerate()
@@ -181,13 +181,13 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
             let n = expected.len().max(shown.len());
             for j in 0..n {
                 match (expected.get(j), shown.get(j)) {
-                    (Some(e), Some(a)) if e == a => println!("    {}", render(e)),
+                    (Some(e), Some(a)) if e == a => crate::outln!("    {}", render(e))?,
                     (e, a) => {
                         if let Some(e) = e {
-                            println!("  - {}", render(e));
+                            crate::outln!("  - {}", render(e))?;
                         }
                         if let Some(a) = a {
-                            println!("  + {}", render(a));
+                            crate::outln!("  + {}", render(a))?;
                         }
                     }
                 }

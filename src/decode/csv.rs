@@ -107,10 +107,16 @@ impl CsvDecoder {
             match header.iter().position(|h| h == field) {
                 Some(col) => slot_of_column[col] = Some(slot),
                 None => {
+                    // The header may be anything a client sent (an HTTP
+                    // request, binary): a bounded, escaped echo of it.
+                    let columns = header.join(", ");
                     return Err(format!(
                         "field '{field}' is not a column; the header has: {}",
-                        header.join(", ")
-                    ))
+                        crate::sink::console::escape_controls(&crate::sink::console::clip(
+                            &columns,
+                            crate::sink::console::ECHO_BYTES
+                        ))
+                    ));
                 }
             }
         }

@@ -130,11 +130,19 @@ impl DecodeError {
     }
 }
 
+/// Shown to people (bad-record messages on stderr): messages quote the
+/// data, so control characters in them are escaped here, once for every decoder.
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::sink::console::escape_controls;
         match &self.field {
-            Some(field) => write!(f, "field '{}': {}", field, self.message),
-            None => f.write_str(&self.message),
+            Some(field) => write!(
+                f,
+                "field '{}': {}",
+                escape_controls(field),
+                escape_controls(&self.message)
+            ),
+            None => f.write_str(&escape_controls(&self.message)),
         }
     }
 }

@@ -90,9 +90,9 @@ impl Emitter {
                     if self.fail_on_bad {
                         return Err(Error::runtime(format!("{msg} (--on-bad-record fail)")));
                     }
-                    eprintln!("vigil: {msg}");
+                    crate::diag!("vigil: {msg}");
                     if self.bad_reported == BAD_REPORTS {
-                        eprintln!("vigil: further bad records are counted, not shown");
+                        crate::diag!("vigil: further bad records are counted, not shown");
                     }
                 }
             }
@@ -125,7 +125,7 @@ impl Emitter {
         }
         if dropped > 0 && !self.warned_keys {
             self.warned_keys = true;
-            eprintln!(
+            crate::diag!(
                 "vigil: --max-keys {max_keys} reached: records for further new keys are dropped (counted as dropped)"
             );
         }

@@ -68,7 +68,7 @@ fn start_readers(
                 has_tcp = true;
                 let local = source::spawn_tcp(addr, TCP_FIRST_STREAM, tx.clone(), stop.clone())?;
                 if !job.quiet {
-                    eprintln!("vigil: listening on tcp://{local}");
+                    crate::diag!("vigil: listening on tcp://{local}");
                 }
             }
         }

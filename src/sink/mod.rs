@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::agg::{write_value, AggValue};
 use crate::alert::Transition;
 use crate::error::{Error, Result};
-use crate::job::{AlertsFormat, OutputFormat};
+use crate::job::{AlertsFormat, BadRecordPolicy, InputSpec, Job, OutputFormat};
 use crate::plan::key_fields;
 use crate::shard::{AlertEvent, Row};
 use crate::time::format_rfc3339_ms;
+
+pub mod console;
 
 /// Buffer size for output files: large writes for throughput.
 const OUTPUT_BUFFER: usize = 1 << 16;
@@ -24,6 +26,10 @@ const PARALLEL_ROWS: usize = 8192;
 pub struct Output {
     inner: BufWriter<Box<dyn Write + Send>>,
     path: Option<PathBuf>,
+    /// a second handle on the file, to fsync it
+    file: Option<File>,
+    /// stdout: the only stream whose closing ends a run quietly
+    is_stdout: bool,
     written: u64,
 }
 
@@ -32,6 +38,8 @@ impl Output {
         Output {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(io::stdout())),
             path: None,
+            file: None,
+            is_stdout: true,
             written: 0,
         }
     }
@@ -39,6 +47,8 @@ impl Output {
         Output {
             inner: BufWriter::with_capacity(1024, Box::new(io::stderr())),
             path: None,
+            file: None,
+            is_stdout: false,
             written: 0,
         }
     }
@@ -74,9 +84,14 @@ impl Output {
                 f
             }
         };
+        let sync = file
+            .try_clone()
+            .map_err(|e| Error::io("cannot open", path, e))?;
         Ok(Output {
             inner: BufWriter::with_capacity(OUTPUT_BUFFER, Box::new(file)),
             path: Some(path.to_path_buf()),
+            file: Some(sync),
+            is_stdout: false,
             written: resume_len.unwrap_or(0),
         })
     }
@@ -88,16 +103,113 @@ impl Output {
     }
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.written += bytes.len() as u64;
-        self.inner.write_all(bytes)
+        let r = self.inner.write_all(bytes);
+        self.closed_is_an_error(r)
     }
     pub fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        let r = self.inner.flush();
+        self.closed_is_an_error(r)
     }
-    /// Flushes and fsyncs (files only), before a checkpoint records the length.
+    /// Flushes and, for files, fsyncs the data (and the length), so that a
+    /// checkpoint never records a length the disk may not hold after a crash.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.inner.flush()?;
-        Ok(())
+        self.flush()?;
+        match &self.file {
+            Some(f) => f.sync_data(),
+            None => Ok(()),
+        }
     }
+
+    /// Only a closed stdout ends a run quietly ([`write_error`] takes a broken
+    /// pipe for that): a closed stderr or a pipe behind an output path is a
+    /// failure like any other, or a report would be cut short with status 0.
+    fn closed_is_an_error(&self, r: io::Result<()>) -> io::Result<()> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe && !self.is_stdout => {
+                let what = match &self.path {
+                    Some(p) => p.display().to_string(),
+                    None => "stderr".to_string(),
+                };
+                Err(io::Error::other(format!("{what} was closed by its reader ({e})")))
+            }
+            r => r,
+        }
+    }
+}
+
+/// Refuses (exit 2) a job where an output file (`-o`, `--alerts`,
+/// `--late-output`, the `--on-bad-record` file) or the checkpoint is one of
+/// the inputs, or where two of them are one file: same device and inode, so
+/// `./in.csv`, a symlink and a hard link are all caught. Opening the output
+/// would truncate it, emptying the input before it is read. Called before
+/// any output is opened.
+pub fn refuse_overlapping_paths(job: &Job) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    /// A file: its device and inode when it exists, else where it would be created.
+    #[derive(PartialEq)]
+    enum Key {
+        Inode(u64, u64),
+        New(PathBuf),
+    }
+    let key = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => Some(Key::Inode(m.dev(), m.ino())),
+        Err(_) => {
+            let parent = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Some(Key::New(std::fs::canonicalize(parent).ok()?.join(p.file_name()?)))
+        }
+    };
+    let identity = |p: &Path| match key(p) {
+        Some(Key::Inode(d, i)) => Some((d, i)),
+        _ => None,
+    };
+    let inputs: Vec<(&Path, (u64, u64))> = job
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            InputSpec::File(p) => identity(p).map(|id| (p.as_path(), id)),
+            _ => None,
+        })
+        .collect();
+    let bad_file = match &job.on_bad_record {
+        BadRecordPolicy::File(p) => Some(p),
+        _ => None,
+    };
+    let written: Vec<(&str, &PathBuf)> = [
+        ("-o/--output", job.output.as_ref()),
+        ("--alerts", job.alerts.as_ref()),
+        ("--late-output", job.late_output.as_ref()),
+        ("--on-bad-record", bad_file),
+        ("--checkpoint", job.checkpoint.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+    .collect();
+    for (i, (flag, path)) in written.iter().enumerate() {
+        if let Some(id) = identity(path) {
+            if let Some((input, _)) = inputs.iter().find(|(_, iid)| *iid == id) {
+                return Err(Error::usage(format!(
+                    "{flag} {} is the input {}: writing it would empty the input; expected another path",
+                    path.display(),
+                    input.display()
+                )));
+            }
+        }
+        let Some(k) = key(path) else { continue };
+        if let Some((other, other_path)) = written[..i]
+            .iter()
+            .find(|(_, p)| key(p).as_ref() == Some(&k))
+        {
+            return Err(Error::usage(format!(
+                "{flag} {} and {other} {} are the same file; expected a path of its own for each",
+                path.display(),
+                other_path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Appends `field` to `out` with RFC 4180 quoting when needed.
@@ -259,7 +371,8 @@ impl ReportWriter {
                     cells.push(String::from_utf8_lossy(&cell).into_owned());
                 }
                 for f in key_fields(&row.key) {
-                    cells.push(String::from_utf8_lossy(f).into_owned());
+                    // a table is for people: control characters escaped
+                    cells.push(console::escape_bytes(f));
                 }
                 for v in &row.values {
                     cell.clear();
@@ -449,25 +562,28 @@ impl AlertWriter {
                 buf.push(b'\n');
             }
             AlertsFormat::Text => {
+                // For people: whatever the data holds, control characters
+                // are shown escaped, never sent to the terminal.
+                use console::push_escaped_bytes as esc;
                 buf.extend_from_slice(b"vigil: alert ");
                 format_rfc3339_ms(e.time, &mut buf);
                 buf.push(b' ');
                 buf.extend_from_slice(state_name(e.transition).to_uppercase().as_bytes());
                 buf.push(b' ');
-                buf.extend_from_slice(rule.name.as_bytes());
+                esc(&mut buf, rule.name.as_bytes());
                 buf.extend_from_slice(b" [");
-                buf.extend_from_slice(rule.severity.as_bytes());
+                esc(&mut buf, rule.severity.as_bytes());
                 buf.push(b']');
                 for (name, value) in self.key_names.iter().zip(key_fields(&e.key)) {
                     buf.push(b' ');
-                    buf.extend_from_slice(name.as_bytes());
+                    esc(&mut buf, name.as_bytes());
                     buf.push(b'=');
-                    buf.extend_from_slice(value);
+                    esc(&mut buf, value);
                 }
                 buf.extend_from_slice(b" value=");
                 write_value(e.value, &mut buf);
                 buf.extend_from_slice(b" (");
-                buf.extend_from_slice(rule.text.as_bytes());
+                esc(&mut buf, rule.text.as_bytes());
                 buf.extend_from_slice(b")\n");
             }
         }
