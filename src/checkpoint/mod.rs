@@ -23,7 +23,7 @@ use crate::stats::Counters;
 
 const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// Bumped whenever the payload layout changes; older files are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -33,8 +33,25 @@ pub struct InputPosition {
     /// the file being read (after a rotation: the old file, now at `PATH.1`)
     pub identity: FileIdentity,
     pub offset: u64,
+    /// hash of the up to [`TAIL_BYTES`] bytes just before `offset`: with the
+    /// head hash, tells a file that grew from one truncated and rewritten
+    pub tail_hash: u64,
     /// true while the rest of a rotated file (`PATH.1`) is being read
     pub rotated: bool,
+    /// what was at `PATH.1` when this run started (None: nothing). A change
+    /// since then is a rotation, even when `PATH` itself still looks the same
+    /// (copytruncate of a file this run saw empty)
+    pub rotated_seen: Option<FileIdentity>,
+}
+
+/// Bytes before the offset hashed into [`InputPosition::tail_hash`].
+pub const TAIL_BYTES: u64 = 1024;
+
+/// Hash of the bytes before `offset` (those that exist).
+fn tail_hash(bytes: &[u8], offset: u64) -> u64 {
+    let end = (offset as usize).min(bytes.len());
+    let start = end.saturating_sub(TAIL_BYTES as usize);
+    source::head_hash(&bytes[start..end])
 }
 
 /// A part of an input to read: the current file, or the rest of a rotated one.
@@ -45,16 +62,18 @@ pub enum Segment {
 
 impl InputPosition {
     pub fn set_offset(&mut self, seg: &Segment, current: &MappedFile, offset: u64) {
-        match seg {
+        let read = match seg {
             Segment::Mapped { .. } => {
-                self.identity = current.identity.clone();
                 self.rotated = false;
+                current
             }
             Segment::Rotated { file, .. } => {
-                self.identity = file.identity.clone();
                 self.rotated = true;
+                file.as_ref()
             }
-        }
+        };
+        self.identity = read.identity.clone();
+        self.tail_hash = tail_hash(read.bytes(), offset);
         self.offset = offset;
     }
 }
@@ -173,9 +192,24 @@ pub fn load(path: &Path, fingerprint: u64) -> Result<Checkpoint> {
     postcard::from_bytes(payload).map_err(|e| refuse(path, &format!("corrupt payload ({e})")))
 }
 
+/// `PATH.1`, where logrotate (rename or copytruncate) leaves the previous generation.
+fn rotated_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".1");
+    PathBuf::from(p)
+}
+
 /// Checks each file input against its checkpointed position and says what to
-/// read: the rest of the same file, or (with `--incremental`) the rest of a
-/// rotated file at `PATH.1` and then the new file from its start.
+/// read: the rest of the same file, or (with `--incremental`) the rest of the
+/// previous generation at `PATH.1` and then the new file from its start.
+///
+/// A generation is recognised by its content, not only its inode: at least
+/// `offset` bytes, the same first bytes and the same bytes before the offset.
+/// So a copy (copytruncate: `PATH` copied to `PATH.1`, then `PATH` truncated
+/// in place, same inode) is found as surely as a renamed file; and `PATH.1`
+/// having changed since the checkpoint is itself a rotation, which is how a
+/// generation written and rotated after a run that saw `PATH` empty (nothing
+/// to compare) is not lost.
 pub fn verify_inputs(
     files: &[MappedFile],
     resume: &[InputPosition],
@@ -183,24 +217,53 @@ pub fn verify_inputs(
 ) -> Result<Vec<(InputPosition, Vec<Segment>)>> {
     let mut out = Vec::new();
     for (i, file) in files.iter().enumerate() {
+        let p1_path = rotated_path(&file.path);
+        let p1 = match source::open_file(&p1_path) {
+            Ok(Some(f)) => Some(f),
+            _ => None,
+        };
+        let p1_identity = p1.as_ref().map(|f| f.identity.clone());
         let fresh = InputPosition {
             path: file.path.clone(),
             identity: file.identity.clone(),
             offset: 0,
+            tail_hash: tail_hash(file.bytes(), 0),
             rotated: false,
+            rotated_seen: p1_identity.clone(),
         };
         let Some(saved) = resume.get(i) else {
             out.push((fresh, vec![Segment::Mapped { from: 0 }]));
             continue;
         };
-        if same_file(file, &saved.identity, saved.offset) && !saved.rotated {
-            out.push((saved.clone(), vec![Segment::Mapped { from: saved.offset }]));
-            continue;
-        }
-        if saved.rotated && same_file(file, &saved.identity, saved.offset) {
-            // The old file is still at PATH (rotation undone?): keep reading it.
-            out.push((saved.clone(), vec![Segment::Mapped { from: saved.offset }]));
-            continue;
+        let keep_reading = |saved: &InputPosition| {
+            let mut pos = saved.clone();
+            pos.rotated_seen = p1_identity.clone();
+            (pos, vec![Segment::Mapped { from: saved.offset }])
+        };
+        let current_continues = same_inode(file, &saved.identity) && continues(file, saved);
+        let p1_continues = p1
+            .as_ref()
+            .is_some_and(|f| continues(f, saved) && !same_inode(f, &file.identity));
+        if saved.rotated {
+            // We were reading the previous generation (then at PATH.1).
+            if current_continues {
+                // The old file is back at PATH (rotation undone?): keep reading it.
+                out.push(keep_reading(saved));
+                continue;
+            }
+        } else if current_continues {
+            // PATH still holds what was read. Unless PATH.1 is new since the
+            // checkpoint and holds that same generation, while PATH is not
+            // merely its continuation (logrotate `copy`, no truncation):
+            // then PATH was copied away and truncated.
+            let copied_away = incremental
+                && p1_continues
+                && p1_identity != saved.rotated_seen
+                && !p1.as_ref().is_some_and(|f| is_prefix_of(f, file));
+            if !copied_away {
+                out.push(keep_reading(saved));
+                continue;
+            }
         }
         if !incremental {
             return Err(Error::usage(format!(
@@ -209,27 +272,18 @@ pub fn verify_inputs(
                 file.path.display()
             )));
         }
-        let mut rotated_path = file.path.clone().into_os_string();
-        rotated_path.push(".1");
-        let rotated_path = PathBuf::from(rotated_path);
-        let old = match source::open_file(&rotated_path) {
-            Ok(Some(old)) if same_file(&old, &saved.identity, saved.offset) => Some(old),
-            _ => None,
-        };
-        match old {
-            Some(old) => {
-                eprintln!(
+        match p1 {
+            Some(old) if p1_continues => {
+                crate::diag!(
                     "vigil: {} was rotated: reading the rest of {} from byte {}, then the new file",
                     file.path.display(),
-                    rotated_path.display(),
+                    p1_path.display(),
                     saved.offset
                 );
-                let pos = InputPosition {
-                    path: file.path.clone(),
-                    identity: old.identity.clone(),
-                    offset: saved.offset,
-                    rotated: true,
-                };
+                let mut pos = saved.clone();
+                pos.identity = old.identity.clone();
+                pos.rotated = true;
+                pos.rotated_seen = p1_identity.clone();
                 out.push((
                     pos,
                     vec![
@@ -241,12 +295,19 @@ pub fn verify_inputs(
                     ],
                 ));
             }
-            None => {
-                eprintln!(
-                    "vigil: {} is a new file and the old one is not at {}: reading the new file from its start \
-                     (what the old file had after byte {} is not read)",
+            other => {
+                let why = match other {
+                    None => format!("there is no {}", p1_path.display()),
+                    Some(_) => format!(
+                        "{} is not it (shorter than byte {}, or other first bytes)",
+                        p1_path.display(),
+                        saved.offset
+                    ),
+                };
+                crate::diag!(
+                    "vigil: {} is a new file and the one the checkpoint was reading is lost: {why}; \
+                     reading the new file from its start (what the old file had after byte {} is not read)",
                     file.path.display(),
-                    rotated_path.display(),
                     saved.offset
                 );
                 out.push((fresh, vec![Segment::Mapped { from: 0 }]));
@@ -256,14 +317,75 @@ pub fn verify_inputs(
     Ok(out)
 }
 
-/// Same inode, at least `offset` bytes, and the same first bytes.
-fn same_file(file: &MappedFile, id: &FileIdentity, offset: u64) -> bool {
+fn same_inode(file: &MappedFile, id: &FileIdentity) -> bool {
+    file.identity.dev == id.dev && file.identity.ino == id.ino
+}
+
+/// `file` holds the generation `saved` was reading: at least `offset` bytes,
+/// the same first bytes and the same bytes before the offset (any inode: a
+/// renamed file or a copy).
+fn continues(file: &MappedFile, saved: &InputPosition) -> bool {
     let bytes = file.bytes();
-    file.identity.dev == id.dev
-        && file.identity.ino == id.ino
-        && (bytes.len() as u64) >= offset
+    let id = &saved.identity;
+    (bytes.len() as u64) >= saved.offset
         && (bytes.len() as u64) >= id.head_len
         && source::head_hash(&bytes[..id.head_len as usize]) == id.head_hash
+        && tail_hash(bytes, saved.offset) == saved.tail_hash
+}
+
+/// Every byte of `old` starts `current` (a copy that was not truncated after).
+fn is_prefix_of(old: &MappedFile, current: &MappedFile) -> bool {
+    current.bytes().starts_with(old.bytes())
+}
+
+/// The lock on a checkpoint, held for the whole run: two runs on one
+/// checkpoint would race on its temporary file and resume from each other's
+/// state. An advisory `flock` on `CHECKPOINT.lock` (a file of its own: the
+/// checkpoint itself is replaced by rename at every save); the kernel drops
+/// it when the process ends, however it ends, so a killed run leaves no
+/// stale lock behind. The lock file is left in place (removing it would let
+/// a third run lock a new file while the second still holds the old one).
+pub struct CheckpointLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock of the checkpoint at `path`, or refuses (exit 2) when
+/// another run holds it.
+pub fn lock(path: &Path) -> Result<CheckpointLock> {
+    use std::io::{Read, Seek};
+    use std::os::fd::AsRawFd;
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| Error::io("cannot create the checkpoint lock", &lock_path, e))?;
+    // SAFETY: flock(2) on a descriptor owned by `file`.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(Error::io("cannot lock", &lock_path, err));
+        }
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = match holder.trim() {
+            "" => String::new(),
+            pid => format!(" (pid {pid})"),
+        };
+        return Err(Error::usage(format!(
+            "checkpoint {} is in use by another vigil run{holder}; wait for it to end, or give this run another --checkpoint path",
+            path.display()
+        )));
+    }
+    // Who holds it, for the message of a second run.
+    let _ = file.set_len(0);
+    let _ = file.seek(std::io::SeekFrom::Start(0));
+    let _ = writeln!(file, "{}", std::process::id());
+    Ok(CheckpointLock { _file: file })
 }
 
 /// The background writer: a channel of serialized checkpoints and its thread.
@@ -377,4 +499,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_one_checkpoint_is_refused_until_the_first_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.ckpt");
+        let first = lock(&path).unwrap();
+        let e = lock(&path).err().expect("the second run is refused");
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        let msg = e.to_string();
+        assert!(msg.contains("in use by another vigil run"), "{msg}");
+        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        drop(first);
+        let _again = lock(&path).expect("free once the first run ended");
+    }
 }

@@ -59,6 +59,10 @@ pub(super) fn run_files(
             let (Segment::Mapped { from } | Segment::Rotated { from, .. }) = *seg;
             let bytes = read.bytes();
             if bytes.is_empty() {
+                // Still where reading stands: an empty new file after a
+                // rotation is the file to follow next time, or the next
+                // rotation would look for the previous one and lose a generation.
+                p.positions[i].set_offset(seg, file, from);
                 continue;
             }
             let name: Arc<str> = Arc::from(read.path.display().to_string());
@@ -95,6 +99,9 @@ pub(super) fn run_files(
                     &mut batch,
                 );
                 p.process(&inputs, &batch)?;
+                // A file truncated under us read as zeros past its new end:
+                // stop before a checkpoint can record that batch.
+                read.check_intact()?;
                 pos = end;
                 read.release_before(pos);
                 p.positions[i].set_offset(seg, file, pos as u64);

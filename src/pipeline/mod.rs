@@ -129,6 +129,10 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .build_global()
         .ok();
 
+    // Nothing is opened for writing before these: an output that is an
+    // input would be emptied, and two runs on one checkpoint would race.
+    crate::sink::refuse_overlapping_paths(job)?;
+    let _lock = job.checkpoint.as_deref().map(checkpoint::lock).transpose()?;
     // Resume from a checkpoint if there is one.
     let fingerprint = checkpoint::fingerprint(job);
     let resumed: Option<Checkpoint> = match &job.checkpoint {
@@ -191,7 +195,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
             .flat_map(|s| s.entries())
             .map(|e| e.trackers.iter().filter(|t| t.is_firing()).count())
             .sum();
-        eprintln!(
+        crate::diag!(
             "{}",
             status::summary_line(&status::Summary {
                 counters: &p.counters,

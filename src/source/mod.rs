@@ -3,10 +3,12 @@
 //! chunks of whole lines over a bounded channel. Knows no format: it deals in
 //! bytes, stream identities and byte offsets.
 
+pub mod truncation;
+
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,8 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// A regular file, mapped.
 pub struct MappedFile {
     pub path: PathBuf,
+    /// declared before `map`: unregistered before the unmap
+    guard: Option<truncation::Guard>,
     map: Option<Mmap>,
     pub identity: FileIdentity,
 }
@@ -48,6 +52,23 @@ pub const HEAD_BYTES: usize = 1024;
 impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// An error (exit 1) when the file lost bytes since it was mapped (it was
+    /// truncated while being read): what was read past its new end read as
+    /// zeros, so the run cannot go on as if nothing happened. The driver asks
+    /// after each batch, before a checkpoint can record that batch.
+    pub fn check_intact(&self) -> Result<()> {
+        let Some(now) = self.guard.as_ref().and_then(|g| g.truncated(&self.path)) else {
+            return Ok(());
+        };
+        Err(Error::runtime(format!(
+            "input {} was truncated while being read: it had {} bytes when vigil opened it and now has {now}; \
+             the bytes past its new end are gone. Rotate files by renaming them (or copytruncate between runs, with --incremental), \
+             then run again: with --checkpoint the run resumes from its last checkpoint",
+            self.path.display(),
+            self.identity.len,
+        )))
     }
 
     /// Tells the kernel the bytes before `upto` were consumed, so they leave
@@ -97,17 +118,23 @@ pub fn open_file(path: &Path) -> Result<Option<MappedFile>> {
     let map = if meta.len() == 0 {
         None
     } else {
-        // SAFETY: the map is read-only; vigil's contract (README) is that input
-        // files are only appended to while read, never truncated in place.
+        // SAFETY: the map is read-only. A file truncated while mapped would
+        // raise SIGBUS on reading past its new end: the truncation guard
+        // (registered below) turns that into zeros and a flag, and the driver
+        // stops with an error (`check_intact`).
         Some(unsafe { Mmap::map(&file) }.map_err(|e| Error::io("cannot map", path, e))?)
     };
     if let Some(m) = &map {
         let _ = m.advise(memmap2::Advice::Sequential);
     }
     let bytes = map.as_deref().unwrap_or(&[]);
+    let guard = map
+        .as_ref()
+        .map(|m| truncation::Guard::register(m, meta.dev(), meta.ino()));
     let head = &bytes[..bytes.len().min(HEAD_BYTES)];
     Ok(Some(MappedFile {
         path: path.to_path_buf(),
+        guard,
         identity: FileIdentity {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -142,8 +169,48 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// What one stream reader may hold and how it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// bytes asked for per read
+    pub read_size: usize,
+    /// `--max-line-bytes`: a line that grows past this is cut (see [`pump`])
+    pub max_line: usize,
+}
+
+impl StreamLimits {
+    /// stdin and FIFOs: one stream, large reads.
+    pub fn stdin(max_line: usize) -> StreamLimits {
+        StreamLimits {
+            read_size: READ_SIZE,
+            max_line,
+        }
+    }
+    /// One TCP connection of possibly thousands: small reads, so an idle
+    /// connection holds little.
+    pub fn tcp(max_line: usize) -> StreamLimits {
+        StreamLimits {
+            read_size: TCP_READ_SIZE,
+            max_line,
+        }
+    }
+}
+
+/// Read size for one TCP connection.
+const TCP_READ_SIZE: usize = 16 << 10;
+/// Stack of a reader thread: the read loop is shallow, and there may be a
+/// thousand connections.
+const READER_STACK: usize = 256 << 10;
+
 /// Reads `reader` to its end, sending chunks of whole lines as soon as they
 /// arrive. `stop` (TCP) ends reading early: what was received is still sent.
+///
+/// Memory is bounded whatever the peer sends: a line that grows past
+/// `limits.max_line` bytes without its newline is sent as its first
+/// `max_line + 1` bytes and a newline (a line the pipeline then counts and
+/// reports as too long, a bad record), and the rest of it is read and
+/// dropped up to its newline. So an endless line costs `max_line` bytes, not
+/// all memory.
 pub fn pump(
     mut reader: impl Read,
     stream: u32,
@@ -151,11 +218,28 @@ pub fn pump(
     tx: &Sender<StreamChunk>,
     stop: Option<&AtomicBool>,
     skip: u64,
+    limits: StreamLimits,
 ) -> io::Result<()> {
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE * 2);
+    let read_size = limits.read_size.max(1);
+    let max_line = limits.max_line.max(1);
+    let mut buf: Vec<u8> = Vec::with_capacity(read_size);
     let mut offset = 0u64;
     let mut line = 1u64;
     let mut to_skip = skip;
+    // inside a line that was cut: its bytes are dropped up to its newline
+    let mut dropping = false;
+    let send = |data: Vec<u8>, offset: u64, first_line: u64, last: bool| {
+        tx.send(StreamChunk {
+            stream,
+            name: name.clone(),
+            data,
+            offset,
+            first_line,
+            arrival_ms: now_ms(),
+            last,
+        })
+        .is_ok()
+    };
     // After a stop request, what the peer already sent is still read: reading
     // ends at the first quiet poll, at end of stream, or after STOP_GRACE.
     let mut stopping_since: Option<std::time::Instant> = None;
@@ -167,19 +251,15 @@ pub fn pump(
             }
         }
         let len = buf.len();
-        buf.resize(len + READ_SIZE, 0);
+        buf.resize(len + read_size, 0);
         let n = match reader.read(&mut buf[len..]) {
             Ok(n) => n,
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                 ) =>
             {
-                buf.truncate(len);
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 buf.truncate(len);
                 continue;
             }
@@ -189,7 +269,9 @@ pub fn pump(
             }
             Err(e) => {
                 buf.truncate(len);
-                send_rest(&mut buf, stream, &name, tx, offset, line);
+                if !dropping {
+                    send(std::mem::take(&mut buf), offset, line, true);
+                }
                 return Err(e);
             }
         };
@@ -204,51 +286,54 @@ pub fn pump(
             offset += k as u64;
             continue;
         }
-        // Send whole lines; keep the partial tail.
-        if let Some(last_nl) = memchr::memrchr(b'\n', &buf[len.min(buf.len())..]).map(|p| p + len) {
-            {
-                let rest = buf.split_off(last_nl + 1);
-                let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-                let data = std::mem::replace(&mut buf, rest);
-                let size = data.len() as u64;
-                let chunk = StreamChunk {
-                    stream,
-                    name: name.clone(),
-                    data,
-                    offset,
-                    first_line: line,
-                    arrival_ms: now_ms(),
-                    last: false,
-                };
-                offset += size;
-                line += lines;
-                if tx.send(chunk).is_err() {
-                    return Ok(());
+        let mut search_from = len;
+        if dropping {
+            match memchr::memchr(b'\n', &buf) {
+                Some(p) => {
+                    buf.drain(..=p);
+                    offset += p as u64 + 1;
+                    dropping = false;
+                    search_from = 0;
+                }
+                None => {
+                    offset += buf.len() as u64;
+                    buf.clear();
+                    continue;
                 }
             }
         }
+        // Send whole lines (copied out, so the buffer keeps its size); keep the partial tail.
+        if let Some(last_nl) = memchr::memrchr(b'\n', &buf[search_from..]).map(|p| p + search_from)
+        {
+            let data = buf[..=last_nl].to_vec();
+            buf.drain(..=last_nl);
+            let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+            let size = data.len() as u64;
+            if !send(data, offset, line, false) {
+                return Ok(());
+            }
+            offset += size;
+            line += lines;
+        }
+        if buf.len() > max_line {
+            // A line longer than the limit: what the pipeline needs to see
+            // that (its first max_line + 1 bytes), then drop the rest of it.
+            let mut cut = Vec::with_capacity(max_line + 2);
+            cut.extend_from_slice(&buf[..max_line + 1]);
+            cut.push(b'\n');
+            if !send(cut, offset, line, false) {
+                return Ok(());
+            }
+            line += 1;
+            offset += buf.len() as u64;
+            buf.clear();
+            buf.shrink_to(read_size);
+            dropping = true;
+        }
     }
-    send_rest(&mut buf, stream, &name, tx, offset, line);
+    let rest = if dropping { Vec::new() } else { buf };
+    send(rest, offset, line, true);
     Ok(())
-}
-
-fn send_rest(
-    buf: &mut Vec<u8>,
-    stream: u32,
-    name: &Arc<str>,
-    tx: &Sender<StreamChunk>,
-    offset: u64,
-    line: u64,
-) {
-    let _ = tx.send(StreamChunk {
-        stream,
-        name: name.clone(),
-        data: std::mem::take(buf),
-        offset,
-        first_line: line,
-        arrival_ms: now_ms(),
-        last: true,
-    });
 }
 
 /// Reads stdin (or a non-regular file) on a thread of its own.
@@ -259,14 +344,53 @@ pub fn spawn_reader(
     tx: Sender<StreamChunk>,
     skip: u64,
 ) {
+    spawn_reader_limited(
+        reader,
+        stream,
+        name,
+        tx,
+        skip,
+        StreamLimits::stdin(usize::MAX - 1),
+    )
+}
+
+/// [`spawn_reader`] with the job's limits.
+pub fn spawn_reader_limited(
+    reader: Box<dyn Read + Send>,
+    stream: u32,
+    name: Arc<str>,
+    tx: Sender<StreamChunk>,
+    skip: u64,
+    limits: StreamLimits,
+) {
     std::thread::Builder::new()
         .name(format!("read-{stream}"))
+        .stack_size(READER_STACK)
         .spawn(move || {
-            if let Err(e) = pump(reader, stream, name.clone(), &tx, None, skip) {
-                eprintln!("vigil: reading {name}: {e}");
+            if let Err(e) = pump(reader, stream, name.clone(), &tx, None, skip, limits) {
+                crate::diag!("vigil: reading {name}: {e}");
             }
         })
         .expect("spawn reader thread");
+}
+
+/// Limits of a TCP listener.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub stream: StreamLimits,
+    /// `--max-connections`: connections open at once; more are refused
+    pub max_connections: usize,
+}
+
+/// What a TCP listener did, for the summary.
+#[derive(Debug, Default)]
+pub struct TcpCounters {
+    /// connections accepted
+    pub accepted: AtomicUsize,
+    /// connections closed at once because `--max-connections` were open
+    pub refused: AtomicUsize,
+    /// open now
+    pub open: AtomicUsize,
 }
 
 /// Listens on `addr`; every accepted connection becomes a stream with an id
@@ -278,6 +402,21 @@ pub fn spawn_tcp(
     tx: Sender<StreamChunk>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::net::SocketAddr> {
+    let limits = TcpLimits {
+        stream: StreamLimits::tcp(usize::MAX - 1),
+        max_connections: usize::MAX,
+    };
+    spawn_tcp_limited(addr, first_stream, tx, stop, limits).map(|(local, _)| local)
+}
+
+/// [`spawn_tcp`] with the job's limits; also returns the listener's counters.
+pub fn spawn_tcp_limited(
+    addr: &str,
+    first_stream: u32,
+    tx: Sender<StreamChunk>,
+    stop: Arc<AtomicBool>,
+    limits: TcpLimits,
+) -> Result<(std::net::SocketAddr, Arc<TcpCounters>)> {
     // An address that does not resolve or is not this machine's is the
     // user's to fix (exit 2); one in use or refused is a runtime failure.
     let resolved: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(addr)
@@ -297,6 +436,8 @@ pub fn spawn_tcp(
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::runtime(format!("tcp://{addr}: {e}")))?;
+    let counters = Arc::new(TcpCounters::default());
+    let shared = counters.clone();
     std::thread::Builder::new()
         .name("tcp-accept".into())
         .spawn(move || {
@@ -304,29 +445,131 @@ pub fn spawn_tcp(
             while !stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, peer)) => {
+                        if shared.open.load(Ordering::Acquire) >= limits.max_connections {
+                            // Closed at once: one client too many must not
+                            // cost memory, and must not stop the others.
+                            drop(conn);
+                            if shared.refused.fetch_add(1, Ordering::AcqRel) == 0 {
+                                crate::diag!(
+                                    "vigil: tcp://{local}: {} connections are open, as many as --max-connections allows; further connections are closed at once (counted as refused_connections)",
+                                    limits.max_connections
+                                );
+                            }
+                            continue;
+                        }
                         let id = next;
                         next += 1;
+                        shared.accepted.fetch_add(1, Ordering::AcqRel);
+                        shared.open.fetch_add(1, Ordering::AcqRel);
                         let tx = tx.clone();
                         let stop = stop.clone();
+                        let counters = shared.clone();
                         let name: Arc<str> = Arc::from(format!("tcp://{peer}"));
-                        std::thread::spawn(move || serve(conn, id, name, tx, stop));
+                        let started = std::thread::Builder::new()
+                            .name(format!("tcp-{id}"))
+                            .stack_size(READER_STACK)
+                            .spawn(move || {
+                                serve(conn, id, name, tx, stop, limits.stream);
+                                counters.open.fetch_sub(1, Ordering::AcqRel);
+                            });
+                        if let Err(e) = started {
+                            shared.open.fetch_sub(1, Ordering::AcqRel);
+                            crate::diag!("vigil: tcp://{local}: cannot serve {peer}: {e}");
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
                     Err(e) => {
-                        eprintln!("vigil: accepting on tcp://{local}: {e}");
+                        crate::diag!("vigil: accepting on tcp://{local}: {e}");
                         std::thread::sleep(POLL);
                     }
                 }
             }
         })
         .expect("spawn accept thread");
-    Ok(local)
+    Ok((local, counters))
 }
 
-fn serve(conn: TcpStream, id: u32, name: Arc<str>, tx: Sender<StreamChunk>, stop: Arc<AtomicBool>) {
+fn serve(
+    conn: TcpStream,
+    id: u32,
+    name: Arc<str>,
+    tx: Sender<StreamChunk>,
+    stop: Arc<AtomicBool>,
+    limits: StreamLimits,
+) {
     let _ = conn.set_nonblocking(false);
     let _ = conn.set_read_timeout(Some(POLL));
-    if let Err(e) = pump(&conn, id, name.clone(), &tx, Some(&stop), 0) {
-        eprintln!("vigil: reading {name}: {e}");
+    if let Err(e) = pump(&conn, id, name.clone(), &tx, Some(&stop), 0, limits) {
+        crate::diag!("vigil: reading {name}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` bytes of `x` without a newline, then `tail`, in reads of `step` bytes.
+    struct Endless {
+        left: usize,
+        tail: &'static [u8],
+        step: usize,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.left > 0 {
+                let k = self.left.min(out.len()).min(self.step);
+                out[..k].fill(b'x');
+                self.left -= k;
+                return Ok(k);
+            }
+            let k = self.tail.len().min(out.len());
+            out[..k].copy_from_slice(&self.tail[..k]);
+            self.tail = &self.tail[k..];
+            Ok(k)
+        }
+    }
+
+    fn chunks_of(reader: impl Read, limits: StreamLimits) -> Vec<StreamChunk> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        pump(reader, 7, Arc::from("s"), &tx, None, 0, limits).unwrap();
+        drop(tx);
+        rx.iter().collect()
+    }
+
+    #[test]
+    fn an_endless_line_costs_at_most_the_line_limit_and_reading_goes_on() {
+        // 64 MiB without a newline, then two good lines, against a 4 KiB limit
+        let reader = Endless {
+            left: 64 << 20,
+            tail: b"\nok,1\nok,2\n",
+            step: 1 << 16,
+        };
+        let chunks = chunks_of(reader, StreamLimits::tcp(4096));
+        let biggest = chunks.iter().map(|c| c.data.capacity()).max().unwrap();
+        assert!(biggest <= 4096 + 2 + TCP_READ_SIZE, "a chunk of {biggest} bytes");
+        let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+        let lines: Vec<&[u8]> = all.split(|&b| b == b'\n').collect();
+        assert_eq!(lines[0].len(), 4097, "the cut line: one byte over the limit");
+        assert_eq!(&lines[1..], [&b"ok,1"[..], b"ok,2", b""]);
+        let ok = chunks.iter().find(|c| c.data.starts_with(b"ok")).unwrap();
+        assert_eq!(ok.first_line, 2, "line numbers go on after the cut line");
+        assert!(chunks.last().unwrap().last);
+    }
+
+    #[test]
+    fn lines_within_the_limit_pass_whole_and_a_cut_line_at_the_end_is_not_resent() {
+        let data = b"a,1\r\nbb,2\nccc".to_vec();
+        let chunks = chunks_of(&data[..], StreamLimits::tcp(16));
+        let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+        assert_eq!(all, data, "short lines arrive byte for byte");
+        let endless = Endless {
+            left: 100,
+            tail: b"",
+            step: 7,
+        };
+        let chunks = chunks_of(endless, StreamLimits::tcp(10));
+        let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+        assert_eq!(all, b"xxxxxxxxxxx\n", "the cut line once, its rest dropped");
     }
 }
