@@ -8,6 +8,7 @@ mod components;
 mod alerts;
 mod checkpoint;
 mod docs;
+mod edges;
 mod engine;
 mod errors;
 mod exact_sums;
