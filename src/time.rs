@@ -864,14 +864,21 @@ mod tests {
             (TimeFormat::from_spec("%Y-%m-%d").unwrap(), b"-0005-01-01"),
         ] {
             let r = format.parse_checked(raw);
-            let want = if raw == b"1e300" { Unreadable } else { OutOfRange };
+            let want = if raw == b"1e300" {
+                Unreadable
+            } else {
+                OutOfRange
+            };
             assert_eq!(r, Err(want), "{format:?} {}", String::from_utf8_lossy(raw));
             assert_eq!(format.parse(raw), None);
         }
         let a = TimeFormat::Auto;
         assert_eq!(a.parse(b"0001-01-01T00:00:00Z"), Some(MIN_TIME_MS));
         assert_eq!(a.parse(b"9999-12-31T23:59:59.999Z"), Some(MAX_TIME_MS));
-        assert_eq!(TimeFormat::UnixMs.parse(b"253402300799999"), Some(MAX_TIME_MS));
+        assert_eq!(
+            TimeFormat::UnixMs.parse(b"253402300799999"),
+            Some(MAX_TIME_MS)
+        );
         assert_eq!(fmt(MIN_TIME_MS), "0001-01-01T00:00:00.000Z");
         assert_eq!(fmt(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
         assert_eq!(a.parse_checked(b"soon"), Err(Unreadable));

@@ -377,7 +377,10 @@ mod tests {
         ] {
             let e = Rule::parse(text, 0).unwrap_err();
             assert!(e.message.contains(expected), "{text}: {e}");
-            assert!(e.column <= text.chars().count(), "{text}: caret past the end: {e}");
+            assert!(
+                e.column <= text.chars().count(),
+                "{text}: caret past the end: {e}"
+            );
         }
     }
 

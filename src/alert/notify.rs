@@ -258,10 +258,17 @@ mod tests {
         // 100 KB is more than a pipe holds: writing it blocked vigil forever.
         let started = Instant::now();
         let n = Notifier::new("sleep 30".into(), 1, Duration::from_millis(300));
-        n.notify(format!("{{\"k\":\"{}\"}}", "x".repeat(100_000)), env("big", "k"));
+        n.notify(
+            format!("{{\"k\":\"{}\"}}", "x".repeat(100_000)),
+            env("big", "k"),
+        );
         let s = n.finish();
         assert_eq!((s.started, s.timed_out), (1, 1));
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
@@ -272,9 +279,16 @@ mod tests {
             n.notify("{}".into(), env("flood", "k"));
         }
         let s = n.finish_within(Duration::from_millis(300));
-        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(s.started, 2, "{s:?}");
-        assert_eq!(s.timed_out, 2, "the running ones are ended at the deadline: {s:?}");
+        assert_eq!(
+            s.timed_out, 2,
+            "the running ones are ended at the deadline: {s:?}"
+        );
         assert_eq!(s.dropped, 198, "{s:?}");
     }
 

@@ -514,7 +514,10 @@ mod tests {
         assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
         let msg = e.to_string();
         assert!(msg.contains("in use by another vigil run"), "{msg}");
-        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
         drop(first);
         let _again = lock(&path).expect("free once the first run ended");
     }

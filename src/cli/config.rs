@@ -421,8 +421,20 @@ impl Job {
             ),
             ("--checkpoint", checkpoint.as_ref()),
         ];
-        for (flag, path) in written {
+        for (i, (flag, path)) in written.iter().enumerate() {
             let Some(path) = path else { continue };
+            // Two outputs (or an output and the checkpoint) in one file would
+            // write over each other.
+            if let Some((other, Some(other_path))) = written[..i]
+                .iter()
+                .find(|(_, p)| p.is_some_and(|p| same_path(p, path)))
+            {
+                return Err(Error::usage(format!(
+                    "{flag} {} and {other} {} are the same file; expected a path of its own for each",
+                    path.display(),
+                    other_path.display()
+                )));
+            }
             for input in &inputs {
                 if let InputSpec::File(input) = input {
                     if same_file(path, input) {
@@ -503,6 +515,22 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => false,
     }
+}
+
+/// True when `a` and `b` are one file: the same existing file, or, when
+/// neither exists yet, the same place to create it.
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    if same_file(a, b) {
+        return true;
+    }
+    let place = |p: &std::path::Path| {
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    !a.exists() && !b.exists() && place(a).is_some() && place(a) == place(b)
 }
 
 /// Every `--format` name (for "did you mean").

@@ -879,8 +879,15 @@ mod tests {
     fn deep_nesting_is_an_error_with_a_caret_not_a_stack_overflow() {
         let deep = format!("{}x{}", "(".repeat(5000), ")".repeat(5000));
         let e = Expr::parse(&deep).unwrap_err();
-        assert!(e.message.contains("nests more than 200 levels"), "{}", e.message);
-        assert_eq!(e.column, MAX_DEPTH, "the caret sits on the first '(' too many");
+        assert!(
+            e.message.contains("nests more than 200 levels"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            e.column, MAX_DEPTH,
+            "the caret sits on the first '(' too many"
+        );
         for text in [
             "not ".repeat(5000) + "x",
             "-".repeat(5000) + "1",

@@ -129,10 +129,13 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .build_global()
         .ok();
 
-    // Nothing is opened for writing before these: an output that is an
-    // input would be emptied, and two runs on one checkpoint would race.
-    crate::sink::refuse_overlapping_paths(job)?;
-    let _lock = job.checkpoint.as_deref().map(checkpoint::lock).transpose()?;
+    // Before the checkpoint is read or any output opened: two runs on one
+    // checkpoint would race on it and on the outputs.
+    let _lock = job
+        .checkpoint
+        .as_deref()
+        .map(checkpoint::lock)
+        .transpose()?;
     // Resume from a checkpoint if there is one.
     let fingerprint = checkpoint::fingerprint(job);
     let resumed: Option<Checkpoint> = match &job.checkpoint {

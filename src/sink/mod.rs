@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::agg::{write_value, AggValue};
 use crate::alert::Transition;
 use crate::error::{Error, Result};
-use crate::job::{AlertsFormat, BadRecordPolicy, InputSpec, Job, OutputFormat};
+use crate::job::{AlertsFormat, OutputFormat};
 use crate::plan::key_fields;
 use crate::shard::{AlertEvent, Row};
 use crate::time::format_rfc3339_ms;
@@ -130,86 +130,13 @@ impl Output {
                     Some(p) => p.display().to_string(),
                     None => "stderr".to_string(),
                 };
-                Err(io::Error::other(format!("{what} was closed by its reader ({e})")))
+                Err(io::Error::other(format!(
+                    "{what} was closed by its reader ({e})"
+                )))
             }
             r => r,
         }
     }
-}
-
-/// Refuses (exit 2) a job where an output file (`-o`, `--alerts`,
-/// `--late-output`, the `--on-bad-record` file) or the checkpoint is one of
-/// the inputs, or where two of them are one file: same device and inode, so
-/// `./in.csv`, a symlink and a hard link are all caught. Opening the output
-/// would truncate it, emptying the input before it is read. Called before
-/// any output is opened.
-pub fn refuse_overlapping_paths(job: &Job) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    /// A file: its device and inode when it exists, else where it would be created.
-    #[derive(PartialEq)]
-    enum Key {
-        Inode(u64, u64),
-        New(PathBuf),
-    }
-    let key = |p: &Path| match std::fs::metadata(p) {
-        Ok(m) => Some(Key::Inode(m.dev(), m.ino())),
-        Err(_) => {
-            let parent = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            Some(Key::New(std::fs::canonicalize(parent).ok()?.join(p.file_name()?)))
-        }
-    };
-    let identity = |p: &Path| match key(p) {
-        Some(Key::Inode(d, i)) => Some((d, i)),
-        _ => None,
-    };
-    let inputs: Vec<(&Path, (u64, u64))> = job
-        .inputs
-        .iter()
-        .filter_map(|i| match i {
-            InputSpec::File(p) => identity(p).map(|id| (p.as_path(), id)),
-            _ => None,
-        })
-        .collect();
-    let bad_file = match &job.on_bad_record {
-        BadRecordPolicy::File(p) => Some(p),
-        _ => None,
-    };
-    let written: Vec<(&str, &PathBuf)> = [
-        ("-o/--output", job.output.as_ref()),
-        ("--alerts", job.alerts.as_ref()),
-        ("--late-output", job.late_output.as_ref()),
-        ("--on-bad-record", bad_file),
-        ("--checkpoint", job.checkpoint.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(flag, p)| p.map(|p| (flag, p)))
-    .collect();
-    for (i, (flag, path)) in written.iter().enumerate() {
-        if let Some(id) = identity(path) {
-            if let Some((input, _)) = inputs.iter().find(|(_, iid)| *iid == id) {
-                return Err(Error::usage(format!(
-                    "{flag} {} is the input {}: writing it would empty the input; expected another path",
-                    path.display(),
-                    input.display()
-                )));
-            }
-        }
-        let Some(k) = key(path) else { continue };
-        if let Some((other, other_path)) = written[..i]
-            .iter()
-            .find(|(_, p)| key(p).as_ref() == Some(&k))
-        {
-            return Err(Error::usage(format!(
-                "{flag} {} and {other} {} are the same file; expected a path of its own for each",
-                path.display(),
-                other_path.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Appends `field` to `out` with RFC 4180 quoting when needed.

@@ -257,7 +257,9 @@ pub fn pump(
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 buf.truncate(len);
@@ -547,10 +549,17 @@ mod tests {
         };
         let chunks = chunks_of(reader, StreamLimits::tcp(4096));
         let biggest = chunks.iter().map(|c| c.data.capacity()).max().unwrap();
-        assert!(biggest <= 4096 + 2 + TCP_READ_SIZE, "a chunk of {biggest} bytes");
+        assert!(
+            biggest <= 4096 + 2 + TCP_READ_SIZE,
+            "a chunk of {biggest} bytes"
+        );
         let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
         let lines: Vec<&[u8]> = all.split(|&b| b == b'\n').collect();
-        assert_eq!(lines[0].len(), 4097, "the cut line: one byte over the limit");
+        assert_eq!(
+            lines[0].len(),
+            4097,
+            "the cut line: one byte over the limit"
+        );
         assert_eq!(&lines[1..], [&b"ok,1"[..], b"ok,2", b""]);
         let ok = chunks.iter().find(|c| c.data.starts_with(b"ok")).unwrap();
         assert_eq!(ok.first_line, 2, "line numbers go on after the cut line");

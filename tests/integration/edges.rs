@@ -63,11 +63,19 @@ fn a_rule_ending_in_severity_with_no_level_panicked() {
         &["run", "m.csv", "--time", "ts", "--key", "host"][..],
         &["check", "--time", "ts", "--key", "host"],
     ] {
-        for rule in ["avg(value) > 1 severity", "avg(value) > 1 for", "hot: avg(value) > 1 clear"] {
+        for rule in [
+            "avg(value) > 1 severity",
+            "avg(value) > 1 for",
+            "hot: avg(value) > 1 clear",
+        ] {
             let out = run_in(dir.path(), &[cmd, &["--alert", rule]].concat(), None);
             assert_eq!(out.code, 2, "{rule}: {}", out.stderr);
             assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-            assert!(out.stderr.contains("expected"), "says what was expected: {}", out.stderr);
+            assert!(
+                out.stderr.contains("expected"),
+                "says what was expected: {}",
+                out.stderr
+            );
             assert!(out.stderr.contains(rule), "echoes the rule: {}", out.stderr);
         }
     }
@@ -81,11 +89,23 @@ fn a_closed_stdout_panicked_in_test_check_completions_and_man() {
         &["check", "-c", "testdata/job.toml"],
         &["completions", "bash"],
         &["man"],
-        &["run", "testdata/metrics.csv", "--time", "ts", "--key", "host", "-q"],
+        &[
+            "run",
+            "testdata/metrics.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "-q",
+        ],
     ] {
         let out = run_with(root, args, closed_pipe(), Stdio::piped());
         assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
-        assert!(out.stderr.is_empty(), "{args:?} ends quietly: {}", out.stderr);
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?} ends quietly: {}",
+            out.stderr
+        );
     }
 }
 
@@ -94,15 +114,26 @@ fn a_closed_stderr_was_taken_for_a_closed_stdout_and_cut_the_report_short() {
     let dir = tempdir();
     let mut csv = String::from("ts,host,value\n");
     for i in 0..600 {
-        csv.push_str(&format!("2026-01-01T00:{:02}:{:02}Z,h{},95\n", i / 60 % 60, i % 60, i % 3));
+        csv.push_str(&format!(
+            "2026-01-01T00:{:02}:{:02}Z,h{},95\n",
+            i / 60 % 60,
+            i % 60,
+            i % 3
+        ));
     }
     write(dir.path(), "m.csv", &csv);
     // Alerts as text go to stderr: once it is closed, writing them fails, and
     // that is a failure (exit 1), not the quiet end of a closed report stream.
-    let job = ["run", "m.csv", "--time", "ts", "--key", "host", "--window", "1m"];
+    let job = [
+        "run", "m.csv", "--time", "ts", "--key", "host", "--window", "1m",
+    ];
     let firing = [&job[..], &["--alert", "avg(value) > 90", "-o", "r.csv"]].concat();
     let out = run_with(dir.path(), &firing, Stdio::null(), closed_pipe());
-    assert_eq!(out.code, Some(1), "writing alerts to a closed stderr is an error");
+    assert_eq!(
+        out.code,
+        Some(1),
+        "writing alerts to a closed stderr is an error"
+    );
     // Without alerts only diagnostics go to stderr: they are lost, the run is
     // not (eprintln! used to panic on the summary line, exit 101).
     let quiet = [&job[..], &["-o", "r2.csv"]].concat();
@@ -128,9 +159,21 @@ fn extreme_event_times_spun_forever_or_printed_year_minus_292275055() {
          1767225600000,a,3\n\
          253402300800000,a,4\n",
     );
-    for window in [&["--window", "1m", "--slide", "10s"][..], &["--window", "1m"]] {
+    for window in [
+        &["--window", "1m", "--slide", "10s"][..],
+        &["--window", "1m"],
+    ] {
         let args = [
-            &["run", "x.csv", "--time", "ts", "--time-format", "unix_ms", "--key", "host"][..],
+            &[
+                "run",
+                "x.csv",
+                "--time",
+                "ts",
+                "--time-format",
+                "unix_ms",
+                "--key",
+                "host",
+            ][..],
             window,
         ]
         .concat();
@@ -140,7 +183,9 @@ fn extreme_event_times_spun_forever_or_printed_year_minus_292275055() {
         assert_eq!(out.code, Some(0), "{}", out.stderr);
         assert!(out.stderr.contains("records=4 bad=3 "), "{}", out.stderr);
         assert!(
-            out.stderr.contains("field 'ts': '9223372036854775807' is a time outside the years 1 to 9999"),
+            out.stderr.contains(
+                "field 'ts': '9223372036854775807' is a time outside the years 1 to 9999"
+            ),
             "the message names the field: {}",
             out.stderr
         );
@@ -148,7 +193,8 @@ fn extreme_event_times_spun_forever_or_printed_year_minus_292275055() {
         let rows: Vec<&str> = out.stdout.lines().skip(1).collect();
         assert!(!rows.is_empty());
         assert!(
-            rows.iter().all(|l| l.starts_with("2025-12-31T23:5") || l.starts_with("2026-01-01T00:0")),
+            rows.iter()
+                .all(|l| l.starts_with("2025-12-31T23:5") || l.starts_with("2026-01-01T00:0")),
             "{}",
             out.stdout
         );
@@ -168,7 +214,11 @@ fn durations_beyond_a_century_could_overflow_window_arithmetic() {
         assert_eq!(out.code, 2, "{flag} {value}: {}", out.stderr);
         assert!(out.stderr.contains("longest duration"), "{}", out.stderr);
     }
-    let out = run_in(dir.path(), &["check", "--time", "ts", "--alert", "absent(36501d)"], None);
+    let out = run_in(
+        dir.path(),
+        &["check", "--time", "ts", "--alert", "absent(36501d)"],
+        None,
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
@@ -177,15 +227,35 @@ fn five_thousand_parentheses_overflowed_the_stack() {
     let dir = tempdir();
     write(dir.path(), "m.csv", CSV);
     let deep = format!("{}value > 1{}", "(".repeat(5000), ")".repeat(5000));
-    let rule = format!("avg(value) > 1 and {}", deep.replace("value > 1", "host == \"a\""));
+    let rule = format!(
+        "avg(value) > 1 and {}",
+        deep.replace("value > 1", "host == \"a\"")
+    );
     for args in [
         vec!["run", "m.csv", "--time", "ts", "--where", &deep],
-        vec!["run", "m.csv", "--time", "ts", "--eval", &format!("x = {deep}")],
+        vec![
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--eval",
+            &format!("x = {deep}"),
+        ],
         vec!["check", "--time", "ts", "--key", "host", "--alert", &rule],
     ] {
         let out = run_with(dir.path(), &args, Stdio::piped(), Stdio::piped());
-        assert_eq!(out.code, Some(2), "{:?} {:?}", out.signal, out.stderr.lines().next());
-        assert!(out.stderr.contains("nests more than 200 levels"), "{}", &out.stderr[..300.min(out.stderr.len())]);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{:?} {:?}",
+            out.signal,
+            out.stderr.lines().next()
+        );
+        assert!(
+            out.stderr.contains("nests more than 200 levels"),
+            "{}",
+            &out.stderr[..300.min(out.stderr.len())]
+        );
     }
 }
 
@@ -200,7 +270,11 @@ fn a_job_file_glob_with_many_stars_backtracked_exponentially() {
     );
     let started = Instant::now();
     let out = run_in(dir.path(), &["check", "-c", "job.toml"], None);
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("matches no file"), "{}", out.stderr);
 }
@@ -210,10 +284,18 @@ fn twenty_thousand_threads_took_minutes_to_start() {
     let dir = tempdir();
     write(dir.path(), "m.csv", CSV);
     let started = Instant::now();
-    let out = run_in(dir.path(), &["run", "m.csv", "--time", "ts", "--threads", "20000"], None);
+    let out = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "--threads", "20000"],
+        None,
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("--threads 20000: at most 1024"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--threads 20000: at most 1024"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -222,16 +304,24 @@ fn a_one_day_window_sliding_by_one_ms_ran_past_6_gb() {
     write(dir.path(), "m.csv", CSV);
     let out = run_in(
         dir.path(),
-        &["run", "m.csv", "--time", "ts", "--window", "1d", "--slide", "1ms"],
+        &[
+            "run", "m.csv", "--time", "ts", "--window", "1d", "--slide", "1ms",
+        ],
         None,
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("in 86400000 windows"), "names the count: {}", out.stderr);
+    assert!(
+        out.stderr.contains("in 86400000 windows"),
+        "names the count: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("at least 8s640ms"), "{}", out.stderr);
     // 10,000 windows per record is still a job
     let out = run_in(
         dir.path(),
-        &["check", "--time", "ts", "--window", "10000s", "--slide", "1s"],
+        &[
+            "check", "--time", "ts", "--window", "10000s", "--slide", "1s",
+        ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -243,11 +333,24 @@ fn a_table_report_with_checkpoints_lost_rows_on_resume() {
     write(dir.path(), "m.csv", CSV);
     let out = run_in(
         dir.path(),
-        &["run", "m.csv", "--time", "ts", "--output-format", "table", "--checkpoint", "c.ckpt"],
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--output-format",
+            "table",
+            "--checkpoint",
+            "c.ckpt",
+        ],
         None,
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("use csv or jsonl with --checkpoint"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("use csv or jsonl with --checkpoint"),
+        "{}",
+        out.stderr
+    );
     assert!(!dir.path().join("c.ckpt").exists());
 }
 
@@ -270,10 +373,18 @@ fn an_output_naming_an_input_emptied_that_input() {
     ] {
         let out = run_in(dir.path(), &[&job[..], extra].concat(), None);
         assert_eq!(out.code, 2, "{extra:?}: {}", out.stderr);
-        assert!(out.stderr.contains("is the input m.csv"), "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(&input).unwrap(), CSV, "{extra:?} left the input alone");
+        assert!(out.stderr.contains("is also an input"), "{}", out.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&input).unwrap(),
+            CSV,
+            "{extra:?} left the input alone"
+        );
     }
-    let out = run_in(dir.path(), &[&job[..], &["-o", "r.csv", "--alerts", "r.csv"]].concat(), None);
+    let out = run_in(
+        dir.path(),
+        &[&job[..], &["-o", "r.csv", "--alerts", "r.csv"]].concat(),
+        None,
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("are the same file"), "{}", out.stderr);
     // `-o -` is stdout, not a file named '-'
@@ -295,15 +406,38 @@ fn control_characters_from_the_data_reached_the_terminal() {
     );
     let out = run_in(
         dir.path(),
-        &["run", "m.csv", "--time", "ts", "--key", "host", "--alert", "hot: avg(value) > 90", "-o", "r.csv"],
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--alert",
+            "hot: avg(value) > 90",
+            "-o",
+            "r.csv",
+        ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stderr.contains('\r') && !out.stderr.contains('\x1b') && !out.stderr.contains('\x07'));
-    assert!(out.stderr.contains("host=web\\rvigil: alert"), "{}", out.stderr);
-    assert!(out.stderr.contains("'\\x1b[2J\\x07'"), "the bad record, escaped: {}", out.stderr);
+    assert!(
+        !out.stderr.contains('\r') && !out.stderr.contains('\x1b') && !out.stderr.contains('\x07')
+    );
+    assert!(
+        out.stderr.contains("host=web\\rvigil: alert"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("'\\x1b[2J\\x07'"),
+        "the bad record, escaped: {}",
+        out.stderr
+    );
     // the report keeps the exact bytes
-    assert!(std::fs::read_to_string(dir.path().join("r.csv")).unwrap().contains("web\r"));
+    assert!(std::fs::read_to_string(dir.path().join("r.csv"))
+        .unwrap()
+        .contains("web\r"));
 }
 
 #[test]
@@ -313,38 +447,78 @@ fn an_error_echoing_a_huge_header_printed_all_of_it() {
     write(dir.path(), "m.csv", format!("{header}\n1,2\n"));
     let out = run_in(dir.path(), &["run", "m.csv", "--time", "ts"], None);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("the header has: GET /xxx"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the header has: GET /xxx"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains(" bytes in all)"), "{}", out.stderr);
-    assert!(out.stderr.len() < 1000, "{} bytes of message", out.stderr.len());
+    assert!(
+        out.stderr.len() < 1000,
+        "{} bytes of message",
+        out.stderr.len()
+    );
 }
 
 #[test]
 fn a_nul_byte_in_a_key_stopped_the_hook_from_starting() {
     let dir = tempdir();
-    write(dir.path(), "m.csv", "ts,host,value\n2026-01-01T00:00:00Z,a\0b,95\n");
+    write(
+        dir.path(),
+        "m.csv",
+        "ts,host,value\n2026-01-01T00:00:00Z,a\0b,95\n",
+    );
     let out = run_in(
         dir.path(),
         &[
-            "run", "m.csv", "--time", "ts", "--key", "host", "--alert", "avg(value) > 90", "-o", "r.csv",
-            "--on-alert", "printf '%s' \"$VIGIL_KEY\" > key.txt; cat > event.json",
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--alert",
+            "avg(value) > 90",
+            "-o",
+            "r.csv",
+            "--on-alert",
+            "printf '%s' \"$VIGIL_KEY\" > key.txt; cat > event.json",
         ],
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("notify_failed=0 "), "{}", out.stderr);
-    assert_eq!(std::fs::read_to_string(dir.path().join("key.txt")).unwrap(), "a\\0b");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("key.txt")).unwrap(),
+        "a\\0b"
+    );
     let event = std::fs::read_to_string(dir.path().join("event.json")).unwrap();
-    assert!(event.contains("\"host\":\"a\\u0000b\""), "exact bytes in the JSON: {event}");
+    assert!(
+        event.contains("\"host\":\"a\\u0000b\""),
+        "exact bytes in the JSON: {event}"
+    );
 }
 
 #[test]
 fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
     let dir = tempdir();
     write(dir.path(), "m.csv", CSV);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     // a live run that holds the checkpoint until it is stopped
     let first = Command::new(bin())
-        .args(["run", &format!("tcp://127.0.0.1:{port}"), "--time", "ts", "--checkpoint", "c.ckpt", "-q"])
+        .args([
+            "run",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--time",
+            "ts",
+            "--checkpoint",
+            "c.ckpt",
+            "-q",
+        ])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -356,14 +530,31 @@ fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
         assert!(Instant::now() < deadline, "the first run did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = run_in(dir.path(), &["run", "m.csv", "--time", "ts", "--checkpoint", "c.ckpt"], None);
+    let second = run_in(
+        dir.path(),
+        &["run", "m.csv", "--time", "ts", "--checkpoint", "c.ckpt"],
+        None,
+    );
     assert_eq!(second.code, 2, "{}", second.stderr);
-    assert!(second.stderr.contains("is in use by another vigil run"), "{}", second.stderr);
-    assert!(second.stderr.contains(&format!("pid {}", first.id())), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("is in use by another vigil run"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
     // SAFETY: signalling the child this test started.
     unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
     let out = first.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -384,8 +575,20 @@ fn a_mapped_input_truncated_while_read_killed_vigil_with_sigbus() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let child = Command::new(bin())
         .args([
-            "run", "big.csv", "--time", "ts", "--time-format", "unix_ms", "--key", "host", "--window", "1ms",
-            "--threads", "2", "-o", "report.fifo",
+            "run",
+            "big.csv",
+            "--time",
+            "ts",
+            "--time-format",
+            "unix_ms",
+            "--key",
+            "host",
+            "--window",
+            "1ms",
+            "--threads",
+            "2",
+            "-o",
+            "report.fifo",
         ])
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -400,7 +603,12 @@ fn a_mapped_input_truncated_while_read_killed_vigil_with_sigbus() {
     report.read_exact(&mut first).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // truncate the input in place, to less than one page
-    File::options().write(true).open(&input).unwrap().set_len(1000).unwrap();
+    File::options()
+        .write(true)
+        .open(&input)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
     let mut rest = Vec::new();
     report.read_to_end(&mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -408,7 +616,10 @@ fn a_mapped_input_truncated_while_read_killed_vigil_with_sigbus() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), None, "killed by a signal: {stderr}");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("input big.csv was truncated while being read"), "{stderr}");
+    assert!(
+        stderr.contains("input big.csv was truncated while being read"),
+        "{stderr}"
+    );
     assert!(stderr.contains("now has 1000"), "{stderr}");
 }
 
@@ -435,12 +646,27 @@ fn rotation_reports(steps: &[Step]) -> (String, String) {
     let old = dir.path().join("app.jsonl.1");
     std::fs::write(&path, "").unwrap();
     let job = [
-        "--time", "ts", "--key", "host", "--window", "10s", "--agg", "count(), sum(value)", "-o", "report.csv",
+        "--time",
+        "ts",
+        "--key",
+        "host",
+        "--window",
+        "10s",
+        "--agg",
+        "count(), sum(value)",
+        "-o",
+        "report.csv",
     ];
     let mut all = String::new();
     let mut n = 0u64;
-    let mut run = |extra: &[&str]| {
-        let args = [&["run", "app.jsonl"][..], &job, &["--checkpoint", "c.ckpt", "-q"], extra].concat();
+    let run = |extra: &[&str]| {
+        let args = [
+            &["run", "app.jsonl"][..],
+            &job,
+            &["--checkpoint", "c.ckpt", "-q"],
+            extra,
+        ]
+        .concat();
         let out = run_in(dir.path(), &args, None);
         assert_eq!(out.code, 0, "{steps:?}: {}", out.stderr);
         assert!(!out.stderr.contains("lost"), "{steps:?}: {}", out.stderr);
@@ -467,7 +693,12 @@ fn rotation_reports(steps: &[Step]) -> (String, String) {
             }
             Step::CopyTruncate => {
                 std::fs::copy(&path, &old).unwrap();
-                File::options().write(true).open(&path).unwrap().set_len(0).unwrap();
+                File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
             }
             Step::Run => run(&["--incremental"]),
         }
@@ -476,7 +707,11 @@ fn rotation_reports(steps: &[Step]) -> (String, String) {
     let rotated = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     let whole = tempdir();
     write(whole.path(), "all.jsonl", &all);
-    let out = run_in(whole.path(), &[&["run", "all.jsonl"][..], &job, &["-q"]].concat(), None);
+    let out = run_in(
+        whole.path(),
+        &[&["run", "all.jsonl"][..], &job, &["-q"]].concat(),
+        None,
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let batch = std::fs::read_to_string(whole.path().join("report.csv")).unwrap();
     (rotated, batch)
@@ -488,12 +723,29 @@ fn copytruncate_lost_the_lines_appended_since_the_last_run() {
     for steps in [
         // the issue's case: read, append, copytruncate, run
         &[Append(40), Run, Append(30), CopyTruncate, Append(5), Run][..],
-        &[Append(40), Run, Append(30), CopyTruncate, Run, Append(7), Run],
+        &[
+            Append(40),
+            Run,
+            Append(30),
+            CopyTruncate,
+            Run,
+            Append(7),
+            Run,
+        ],
         // the rest of a copy read, then the truncated file regrows past the old offset
         &[Append(20), Run, Append(10), CopyTruncate, Append(60), Run],
         // a run that saw the file empty: nothing to compare but PATH.1 being new
         &[Run, Append(25), CopyTruncate, Append(4), Run],
-        &[Append(10), Run, CopyTruncate, Run, Append(15), CopyTruncate, Append(3), Run],
+        &[
+            Append(10),
+            Run,
+            CopyTruncate,
+            Run,
+            Append(15),
+            CopyTruncate,
+            Append(3),
+            Run,
+        ],
     ] {
         let (rotated, batch) = rotation_reports(steps);
         assert_eq!(rotated, batch, "{steps:?}");
@@ -504,9 +756,36 @@ fn copytruncate_lost_the_lines_appended_since_the_last_run() {
 fn a_rotation_after_a_run_over_an_empty_new_file_lost_a_whole_generation() {
     use Step::*;
     for steps in [
-        &[Append(30), Run, Rename, Run, Append(20), Rename, Append(5), Run][..],
-        &[Append(30), Run, Append(3), Rename, Run, Append(20), Rename, Run],
-        &[Append(30), Run, CopyTruncate, Run, Append(20), Rename, Append(2), Run],
+        &[
+            Append(30),
+            Run,
+            Rename,
+            Run,
+            Append(20),
+            Rename,
+            Append(5),
+            Run,
+        ][..],
+        &[
+            Append(30),
+            Run,
+            Append(3),
+            Rename,
+            Run,
+            Append(20),
+            Rename,
+            Run,
+        ],
+        &[
+            Append(30),
+            Run,
+            CopyTruncate,
+            Run,
+            Append(20),
+            Rename,
+            Append(2),
+            Run,
+        ],
     ] {
         let (rotated, batch) = rotation_reports(steps);
         assert_eq!(rotated, batch, "{steps:?}");
