@@ -453,9 +453,12 @@ impl RecordPlan {
             if available.contains(&name.as_str()) {
                 continue;
             }
+            // The listing may be a header any client sent: bounded and escaped.
+            use crate::sink::console::{clip, escape_controls, ECHO_BYTES};
+            let all = available.join(", ");
             return Err(format!(
                 "{used_by} names field '{name}', which is not {what}; {listing}: {}{}",
-                available.join(", "),
+                escape_controls(&clip(&all, ECHO_BYTES)),
                 crate::suggest::did_you_mean(name, available.iter().copied())
             ));
         }
