@@ -90,6 +90,41 @@ impl Scratch {
     }
 }
 
+/// What the aggregate inputs (fields read as numbers) of some records held:
+/// per input slot, how many values were numbers and how many were present
+/// but not numbers (`bad_values`). An input with no number at all makes its
+/// aggregates empty: the run warns about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueTally {
+    pub numbers: Vec<u64>,
+    pub not_numbers: Vec<u64>,
+}
+
+impl ValueTally {
+    /// Zeroes the tally for a plan with `inputs` aggregate inputs.
+    pub fn reset(&mut self, inputs: usize) {
+        self.numbers.clear();
+        self.numbers.resize(inputs, 0);
+        self.not_numbers.clear();
+        self.not_numbers.resize(inputs, 0);
+    }
+    pub fn add(&mut self, other: &ValueTally) {
+        if self.numbers.len() < other.numbers.len() {
+            self.reset(other.numbers.len());
+        }
+        for (a, b) in self.numbers.iter_mut().zip(&other.numbers) {
+            *a += b;
+        }
+        for (a, b) in self.not_numbers.iter_mut().zip(&other.not_numbers) {
+            *a += b;
+        }
+    }
+    /// Values present but not numbers, over all inputs.
+    pub fn bad_values(&self) -> u64 {
+        self.not_numbers.iter().sum()
+    }
+}
+
 /// What became of one decoded line.
 pub enum Extracted {
     Record { time: i64 },
@@ -312,7 +347,7 @@ impl RecordPlan {
         arrival_ms: i64,
         key: &mut Vec<u8>,
         values: &mut Vec<SlotValue>,
-        bad_values: &mut u64,
+        tally: &mut ValueTally,
     ) -> Result<Extracted, DecodeError> {
         let slots = &scratch.slots;
         let time = match self.time_slot {
@@ -371,7 +406,7 @@ impl RecordPlan {
                 }
             }
         }
-        for &(source, numeric) in &self.inputs {
+        for (i, &(source, numeric)) in self.inputs.iter().enumerate() {
             let v = match source {
                 Source::Eval(i) => match scratch.evals[i] {
                     Some(n) if numeric => SlotValue::Num(n),
@@ -382,9 +417,12 @@ impl RecordPlan {
                     None => SlotValue::Missing,
                     Some([]) => SlotValue::Missing,
                     Some(raw) if numeric => match parse_number(raw) {
-                        Some(n) => SlotValue::Num(n),
+                        Some(n) => {
+                            tally.numbers[i] += 1;
+                            SlotValue::Num(n)
+                        }
                         None => {
-                            *bad_values += 1;
+                            tally.not_numbers[i] += 1;
                             SlotValue::Missing
                         }
                     },
@@ -409,8 +447,9 @@ impl RecordPlan {
         compiled.eval_bool(&|i| match plan.refs[i] {
             RuleRef::Output(o) => match outputs[o] {
                 AggValue::Int(n) => Value::Num(n as f64),
-                AggValue::Float(f) => Value::Num(f),
-                AggValue::Null => Value::Missing,
+                // beyond f64's range: undefined, as the report writes it
+                AggValue::Float(f) if f.is_finite() => Value::Num(f),
+                AggValue::Float(_) | AggValue::Null => Value::Missing,
             },
             RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
         })
@@ -438,6 +477,42 @@ impl Fields {
 }
 
 impl RecordPlan {
+    /// One line per aggregate whose field held no number in `tally` while
+    /// some of its values were not numbers (`max(path)` over text): its
+    /// column is empty, which is seldom what was meant.
+    pub fn never_numeric(&self, tally: &ValueTally) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, input) in self.agg.input_slots().iter().enumerate() {
+            let (numbers, not) = (
+                tally.numbers.get(i).copied().unwrap_or(0),
+                tally.not_numbers.get(i).copied().unwrap_or(0),
+            );
+            if !input.numeric || numbers > 0 || not == 0 {
+                continue;
+            }
+            let columns: Vec<&str> = self
+                .specs
+                .iter()
+                .enumerate()
+                .filter(|(s, _)| self.agg.output_slot(*s) == Some(i))
+                .map(|(_, spec)| spec.column.as_str())
+                .collect();
+            let named = match columns.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => continue,
+            };
+            out.push(format!(
+                "field '{}' held no number ({not} values were text), so {named} {} empty; count({}) and distinct({}) work on text",
+                input.field,
+                if columns.len() == 1 { "is" } else { "are" },
+                input.field,
+                input.field
+            ));
+        }
+        out
+    }
+
     /// Checks every field the job names against the fields an input has
     /// (`available`: a CSV header, a log format's fields, a regex's groups);
     /// `what` says what they are ("a column", "a field of the nginx format").

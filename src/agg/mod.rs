@@ -383,6 +383,11 @@ impl AggPlan {
         }
     }
 
+    /// The input slot output `spec` (an index into the specs) reads, if any.
+    pub fn output_slot(&self, spec: usize) -> Option<usize> {
+        self.outputs.get(spec).and_then(|(_, slot)| *slot)
+    }
+
     /// Slots the decoder fills for each record, in order.
     pub fn input_slots(&self) -> &[InputSlot] {
         &self.slots
@@ -540,13 +545,16 @@ fn variance(a: &SlotAcc, n: u64) -> f64 {
 
 /// Appends a value as the report writes it: integers plain, floats as Rust's
 /// `{}` prints an f64 (shortest round trip, no exponent, no trailing `.0`),
-/// `Null` as nothing.
+/// `Null` as nothing. A float that is not finite (a variance beyond f64's
+/// range, 1.8e308) is undefined too: nothing here, `null` in JSON, never
+/// `inf` or `NaN`, so CSV, table and JSON agree.
 pub fn write_value(value: AggValue, out: &mut Vec<u8>) {
     use std::io::Write;
     match value {
         AggValue::Int(n) => {
             let _ = write!(out, "{n}");
         }
+        AggValue::Float(f) if !f.is_finite() => {}
         // -0.0 too: `{}` would print "-0"
         AggValue::Float(0.0) => out.push(b'0'),
         AggValue::Float(f) => {
@@ -569,6 +577,15 @@ mod tests {
         let mut out = Vec::new();
         write_value(v, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn non_finite_results_are_written_as_undefined() {
+        assert_eq!(text(AggValue::Float(f64::INFINITY)), "");
+        assert_eq!(text(AggValue::Float(f64::NEG_INFINITY)), "");
+        assert_eq!(text(AggValue::Float(f64::NAN)), "");
+        assert_eq!(text(AggValue::Float(-0.0)), "0");
+        assert_eq!(text(AggValue::Float(1e300)), format!("{}", 1e300));
     }
 
     #[test]

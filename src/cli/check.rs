@@ -208,6 +208,12 @@ fn check_input(job: &Job, plan: &RecordPlan, input: &InputSpec) -> Result<String
             probe.lines
         );
     }
+    for warning in &probe.never_numeric {
+        eprintln!(
+            "vigil: warning: {name}: in the first {} records, {warning}",
+            probe.lines
+        );
+    }
     if probe.lines > 0 && probe.bad == probe.lines {
         return Err(Error::usage(format!(
             "{name}: every one of the first {} records is bad, so a run would fail; {}",

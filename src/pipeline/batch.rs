@@ -47,6 +47,7 @@ impl Pipeline<'_> {
         for (ci, p) in self.parsed[..pieces.len()].iter().enumerate() {
             self.counters.records += p.lines;
             self.counters.bad_values += p.bad_values;
+            self.value_tally.add(&p.tally);
             self.counters.filtered += p.filtered;
             for (ri, rec) in p.recs.iter().enumerate() {
                 if !rec.filtered {

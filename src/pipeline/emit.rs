@@ -4,6 +4,7 @@
 //! what the shards and the parser left in their buffers; changes no state of
 //! theirs beyond draining those buffers.
 
+use crate::agg::AggValue;
 use crate::alert::notify::Notifier;
 use crate::error::{Error, Result};
 use crate::job::BadRecordPolicy;
@@ -29,6 +30,8 @@ pub struct Emitter {
     fail_on_bad: bool,
     bad_reported: u64,
     warned_keys: bool,
+    /// report columns already warned about for a result beyond f64's range
+    warned_overflow: Vec<bool>,
 }
 
 impl Emitter {
@@ -49,6 +52,7 @@ impl Emitter {
             fail_on_bad: *policy == BadRecordPolicy::Fail,
             bad_reported: 0,
             warned_keys: false,
+            warned_overflow: Vec::new(),
         }
     }
 
@@ -136,6 +140,7 @@ impl Emitter {
                 .cmp(&b.order)
                 .then_with(|| compare_keys(&a.key, &b.key))
         });
+        self.warn_overflow(plan, &rows);
         self.report
             .write_rows(&rows)
             .map_err(|e| write_error("the report", e))?;
@@ -163,6 +168,30 @@ impl Emitter {
             }
         }
         Ok(())
+    }
+
+    /// A result beyond f64's range is written as undefined (see
+    /// `agg::write_value`); say so once per column, the first time.
+    fn warn_overflow(&mut self, plan: &RecordPlan, rows: &[crate::shard::Row]) {
+        for row in rows {
+            for (i, v) in row.values.iter().enumerate() {
+                if !matches!(v, AggValue::Float(f) if !f.is_finite()) {
+                    continue;
+                }
+                if self.warned_overflow.len() <= i {
+                    self.warned_overflow.resize(i + 1, false);
+                }
+                if !std::mem::replace(&mut self.warned_overflow[i], true) {
+                    let mut end = Vec::new();
+                    crate::time::format_rfc3339_ms(row.end, &mut end);
+                    eprintln!(
+                        "vigil: warning: {} is beyond the range of a 64-bit float (1.8e308) in the window ending {}; such results are written as undefined (empty in CSV, null in JSON)",
+                        plan.specs[i].column,
+                        String::from_utf8_lossy(&end)
+                    );
+                }
+            }
+        }
     }
 
     fn write_alerts(&mut self, plan: &RecordPlan, alerts: &[AlertEvent]) -> Result<()> {

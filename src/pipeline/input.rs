@@ -118,6 +118,8 @@ pub struct Probe {
     /// Fields the job names that no decoded line had (JSON, logfmt: any
     /// name is accepted, so this is the only sign of a typo).
     pub never_seen: Vec<String>,
+    /// Aggregates whose field held text only (see `RecordPlan::never_numeric`).
+    pub never_numeric: Vec<String>,
 }
 
 /// Decodes the first lines of `bytes` (the start of input `name`) with the
@@ -199,6 +201,7 @@ pub fn probe(
         filtered: parsed.filtered,
         first_bad,
         never_seen,
+        never_numeric: plan.never_numeric(&parsed.tally),
     })
 }
 

@@ -64,6 +64,8 @@ struct Pipeline<'a> {
     positions: Vec<InputPosition>,
     last_arrival: Instant,
     bytes_read: u64,
+    /// this run's numbers and non-numbers per aggregate input (not checkpointed)
+    value_tally: crate::plan::ValueTally,
 }
 
 /// Opens the outputs: created, or on resume truncated to their checkpointed length.
@@ -160,6 +162,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
         positions: Vec::new(),
         last_arrival: Instant::now(),
         bytes_read: 0,
+        value_tally: Default::default(),
     };
     if let Some(ck) = resumed {
         p.restore(ck);
@@ -184,6 +187,9 @@ pub fn run(job: &Job) -> Result<Outcome> {
     p.emit.finish()?;
     if let Some(store) = &mut store {
         p.save_checkpoint(store, true)?;
+    }
+    for warning in plan.never_numeric(&p.value_tally) {
+        eprintln!("vigil: warning: {warning}");
     }
     let notify = p
         .emit

@@ -5,7 +5,7 @@
 
 use crate::agg::SlotValue;
 use crate::decode::DecodeError;
-use crate::plan::{Extracted, RecordPlan, Scratch};
+use crate::plan::{Extracted, RecordPlan, Scratch, ValueTally};
 use crate::source::pieces::{for_each_line, Piece};
 
 use super::input::InputState;
@@ -40,6 +40,8 @@ pub struct Parsed {
     pub bad: Vec<BadLine>,
     pub lines: u64,
     pub bad_values: u64,
+    /// per aggregate input: numbers and non-numbers seen
+    pub tally: ValueTally,
     pub filtered: u64,
 }
 
@@ -58,6 +60,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
     out.bad.clear();
     out.lines = 0;
     out.bad_values = 0;
+    out.tally.reset(plan.agg.input_slots().len());
     out.filtered = 0;
     let mut decoder = input.decoder.fork();
     let mut scratch = Scratch::new(plan);
@@ -84,7 +87,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
             piece.arrival_ms,
             &mut out.keys,
             &mut out.values,
-            &mut out.bad_values,
+            &mut out.tally,
         ) {
             Err(e) => {
                 out.keys.truncate(key_start);
@@ -120,6 +123,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
             }
         }
     });
+    out.bad_values = out.tally.bad_values();
 }
 
 /// A filtered record still moves the watermark, by its own time when readable.

@@ -476,3 +476,132 @@ fn check_refuses_an_input_whose_first_records_are_all_bad() {
         c.stdout
     );
 }
+
+#[test]
+fn aggregates_over_a_field_that_never_held_a_number_are_warned_about_once() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "m.csv",
+        "ts,host,value,mixed\n2026-01-01T00:00:10Z,h1,1,x\n2026-01-01T00:00:20Z,h2,2,3\n2026-01-01T00:01:20Z,h2,2,y\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--agg",
+            "first(host), max(host), distinct(host), avg(value), max(mixed)",
+            "--alert",
+            "avg(host) > 1",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("vigil: warning:"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one line for the one field: {}",
+        out.stderr
+    );
+    insta::assert_snapshot!(warnings[0]);
+    // the column is empty, as the warning says
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,,,2,1.5,3"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A result beyond f64's range (the variance of values near 1e308) is
+/// undefined in every format: an empty CSV and table field, JSON null, never
+/// `inf` or `NaN`; a rule comparing it is false; one warning per column.
+#[test]
+fn results_beyond_f64_are_undefined_in_csv_json_and_table() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "big.csv",
+        "ts,v\n2026-01-01T00:00:01Z,1e308\n2026-01-01T00:00:02Z,1.7e308\n2026-01-01T00:00:03Z,-1e308\n2026-01-01T00:01:01Z,1\n2026-01-01T00:01:02Z,3\n",
+    );
+    let run = |format: &str| {
+        run_in(
+            dir.path(),
+            &[
+                "run",
+                "big.csv",
+                "--time",
+                "ts",
+                "--agg",
+                "count(), var(v)",
+                "--alert",
+                "big: var(v) > 1",
+                "--output-format",
+                format,
+                "-q",
+            ],
+            None,
+        )
+    };
+    let csv = run("csv");
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    assert_eq!(
+        csv.stdout,
+        "window_start,window_end,count,var_v\n\
+         2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,3,\n\
+         2026-01-01T00:01:00.000Z,2026-01-01T00:02:00.000Z,2,2\n"
+    );
+    let json = run("jsonl");
+    assert!(
+        json.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",\"count\":3,\"var_v\":null}"),
+        "{}",
+        json.stdout
+    );
+    let table = run("table");
+    assert!(
+        !table.stdout.contains("inf") && !table.stdout.to_lowercase().contains("nan"),
+        "{}",
+        table.stdout
+    );
+    for out in [&csv, &json, &table] {
+        let warnings: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("vigil: warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{}", out.stderr);
+        assert!(
+            warnings[0].contains("var_v is beyond the range of a 64-bit float"),
+            "{}",
+            warnings[0]
+        );
+        // the undefined variance did not fire the rule; the second window's (2 > 1) did
+        let alerts: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("FIRING"))
+            .collect();
+        assert_eq!(alerts.len(), 1, "{}", out.stderr);
+        assert!(
+            alerts[0].contains("2026-01-01T00:02:00.000Z") && alerts[0].contains("value=2 "),
+            "{}",
+            alerts[0]
+        );
+    }
+}
