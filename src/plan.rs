@@ -1,16 +1,19 @@
 //! The job compiled for the hot path: which fields decoders fill (deduplicated
 //! slots), how a decoded line becomes a record (event time, encoded key, one
-//! value per aggregate input), and alert conditions resolved against aggregate
-//! outputs and key fields. Built once; shared read-only by every thread.
+//! value per aggregate input), alert conditions resolved against aggregate
+//! outputs and key fields, and the history functions' X expressions resolved
+//! the same way (their arithmetic is `crate::history`'s). Built once; shared
+//! read-only by every thread.
 
 use std::hash::BuildHasher;
 
-use crate::agg::{AggPlan, AggSpec, AggValue, SlotValue};
+use crate::agg::{AggFunc, AggPlan, AggSpec, AggValue, SlotValue};
 use crate::alert::{Condition, Rule};
 use crate::decode::{DecodeError, FieldSlots};
 use crate::error::{Error, Result};
 use crate::expr::{Compiled, Ref, Value};
-use crate::job::Job;
+use crate::history::{HistFunc, HistoryPlan, KeyHistory, Spacing};
+use crate::job::{Job, WindowSpec};
 use crate::origin::TextOrigin;
 use crate::time::{TimeError, TimeFormat};
 
@@ -47,10 +50,42 @@ pub struct RulePlan {
     pub absent_ms: Option<i64>,
 }
 
+/// What a window-level name (in a rule or a history function's X) reads.
 #[derive(Debug, Clone, Copy)]
 enum RuleRef {
     Output(usize),
     Key(usize),
+}
+
+/// One history function's series X, resolved against the window's outputs.
+#[derive(Debug, Clone)]
+struct SeriesX {
+    text: String,
+    compiled: Compiled,
+    refs: Vec<RuleRef>,
+}
+
+/// The job's history functions (SPEC 9), resolved: one series per distinct X,
+/// and for each function the output it fills.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryEval {
+    pub plan: HistoryPlan,
+    pub spacing: Option<Spacing>,
+    series: Vec<SeriesX>,
+    /// per history function (the plan's numbering): its spec index
+    outputs: Vec<usize>,
+}
+
+/// One history function as `vigil check` shows it.
+pub struct HistoryColumn<'a> {
+    pub spec: &'a AggSpec,
+    pub func: HistFunc,
+    /// X's text
+    pub series: &'a str,
+    /// most points kept per key (None: O(1) smoothing state)
+    pub max_points: Option<usize>,
+    /// false when only a rule uses it (not a report column)
+    pub reported: bool,
 }
 
 /// Everything the per-record path needs, resolved.
@@ -68,10 +103,13 @@ pub struct RecordPlan {
     where_: Option<(Compiled, Vec<Source>)>,
     inputs: Vec<(Source, bool)>,
     pub agg: AggPlan,
-    /// All aggregate specs: the user's first (`visible` of them), then the rules' own.
+    /// All aggregate specs: the user's first (`visible` of them), then the
+    /// rules' own (up to `rule_specs_end`), then those only history functions' X use.
     pub specs: Vec<AggSpec>,
     pub visible: usize,
+    pub rule_specs_end: usize,
     pub rules: Vec<RulePlan>,
+    pub history: HistoryEval,
 }
 
 /// Reusable per-thread buffers for [`RecordPlan::extract`].
@@ -222,34 +260,8 @@ impl RecordPlan {
             let mut refs = Vec::new();
             let mut value_output = None;
             let mut compile = |expr: &crate::expr::Expr, first: &mut Option<usize>| {
-                expr.compile(&mut |r: &Ref<'_>| match r {
-                    Ref::Field(f) => match job.key.iter().position(|k| k == f) {
-                        Some(k) => {
-                            refs.push(RuleRef::Key(k));
-                            Ok(refs.len() - 1)
-                        }
-                        None => Err(format!(
-                            "'{f}' is not a key field; alert conditions see aggregates such as avg({f}) and the key fields ({})",
-                            if job.key.is_empty() { "none".to_string() } else { job.key.join(", ") }
-                        )),
-                    },
-                    Ref::Call { name, args } => {
-                        let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
-                        let spec = AggSpec::from_call(name, &argv)?;
-                        let idx = match specs.iter().position(|s| s.func == spec.func && s.field == spec.field) {
-                            Some(i) => i,
-                            None => {
-                                specs.push(spec);
-                                spec_rule.push(rule_index);
-                                specs.len() - 1
-                            }
-                        };
-                        if first.is_none() {
-                            *first = Some(idx);
-                        }
-                        refs.push(RuleRef::Output(idx));
-                        Ok(refs.len() - 1)
-                    }
+                expr.compile(&mut |r: &Ref<'_>| {
+                    resolve_window_ref(r, job, &mut specs, &mut refs, first)
                 })
             };
             if matches!(rule.condition, Condition::Absent(_))
@@ -280,6 +292,7 @@ impl RecordPlan {
                     compile(e, &mut ignore).map_err(|e| Error::usage(rule_origin.describe(&e)))?,
                 ),
             };
+            spec_rule.resize(specs.len() - visible, rule_index);
             rules.push(RulePlan {
                 rule: rule.clone(),
                 condition,
@@ -289,6 +302,71 @@ impl RecordPlan {
                 absent_ms,
             });
         }
+        let rule_specs_end = specs.len();
+        // the history function whose X added each spec beyond `rule_specs_end`
+        let mut spec_history: Vec<usize> = Vec::new();
+
+        // History functions (listed, or used by rules): each distinct X is one
+        // series, compiled like a rule against the window's aggregates (added
+        // when not listed) and key fields.
+        let mut series: Vec<SeriesX> = Vec::new();
+        let mut funcs = Vec::new();
+        let mut outputs = Vec::new();
+        let mut i = 0;
+        while i < specs.len() {
+            if let AggFunc::History(func) = specs[i].func {
+                let text = specs[i].field.clone().unwrap_or_default();
+                let s = match series.iter().position(|x| x.text == text) {
+                    Some(s) => s,
+                    None => {
+                        let what = format!("{}(): X", func.name());
+                        let expr = crate::expr::Expr::parse(&text)
+                            .map_err(|e| Error::usage(format!("{what}: {e}")))?;
+                        let mut refs = Vec::new();
+                        let mut first = None;
+                        let compiled = expr
+                            .compile(&mut |r: &Ref<'_>| {
+                                resolve_window_ref(r, job, &mut specs, &mut refs, &mut first)
+                            })
+                            .map_err(|e| Error::usage(format!("{what}: {e}")))?;
+                        spec_history.resize(specs.len() - rule_specs_end, i);
+                        series.push(SeriesX {
+                            text,
+                            compiled,
+                            refs,
+                        });
+                        series.len() - 1
+                    }
+                };
+                funcs.push((func, s));
+                outputs.push(i);
+            }
+            i += 1;
+        }
+        let spacing = match job.window {
+            WindowSpec::Tumbling { size } => Spacing {
+                step_ms: Some(size),
+                min_gap_ms: Some(size),
+            },
+            WindowSpec::Sliding { slide, .. } => Spacing {
+                step_ms: Some(slide),
+                min_gap_ms: Some(slide),
+            },
+            WindowSpec::Session { gap } => Spacing {
+                step_ms: None,
+                min_gap_ms: Some(gap),
+            },
+            WindowSpec::Count { .. } => Spacing {
+                step_ms: None,
+                min_gap_ms: None,
+            },
+        };
+        let history = HistoryEval {
+            plan: HistoryPlan::new(&funcs, spacing).map_err(Error::usage)?,
+            spacing: Some(spacing),
+            series,
+            outputs,
+        };
 
         let agg = AggPlan::new(&specs);
         let mut inputs = Vec::new();
@@ -300,6 +378,11 @@ impl RecordPlan {
                     let spec = specs
                         .iter()
                         .position(|s| s.field.as_deref() == Some(input.field.as_str()));
+                    // an aggregate only a history function's X uses: that function asked
+                    let mut spec = spec;
+                    while let Some(i) = spec.filter(|i| *i >= rule_specs_end) {
+                        spec = spec_history.get(i - rule_specs_end).copied();
+                    }
                     match spec {
                         Some(i) if i < visible => {
                             format!("{} ({})", origins.agg.label_or("--agg"), specs[i].column)
@@ -330,8 +413,66 @@ impl RecordPlan {
             agg,
             specs,
             visible,
+            rule_specs_end,
             rules,
+            history,
         })
+    }
+
+    /// The history functions, for `vigil check`.
+    pub fn history_columns(&self) -> Vec<HistoryColumn<'_>> {
+        let h = &self.history;
+        h.outputs
+            .iter()
+            .filter_map(|&o| {
+                let spec = &self.specs[o];
+                let AggFunc::History(func) = spec.func else {
+                    return None;
+                };
+                let s = h
+                    .series
+                    .iter()
+                    .position(|x| Some(&x.text) == spec.field.as_ref())?;
+                Some(HistoryColumn {
+                    spec,
+                    func,
+                    series: &h.series[s].text,
+                    max_points: h
+                        .spacing
+                        .and_then(|sp| func.range_ms().and_then(|_| h.plan.max_points(s, sp))),
+                    reported: o < self.visible,
+                })
+            })
+            .collect()
+    }
+
+    /// Fills the history functions' places in `values` (every spec's value
+    /// for the window of `key` ending at `end`; history places are `Null`) and
+    /// records the window in the key's history. Called once per emitted
+    /// window, before its rules are evaluated.
+    pub fn eval_history(
+        &self,
+        history: &mut KeyHistory,
+        end: i64,
+        values: &mut [AggValue],
+        key: &[u8],
+    ) {
+        let h = &self.history;
+        if h.plan.is_empty() {
+            return;
+        }
+        // Grows only for robust_z, once per window (not per record).
+        let mut work = Vec::new();
+        for (s, sx) in h.series.iter().enumerate() {
+            let x = number_of(sx.compiled.eval(&|i| window_value(sx.refs[i], values, key)));
+            h.plan.observe(history, end, s, x);
+            for &f in h.plan.funcs_of(s) {
+                values[h.outputs[f]] = h
+                    .plan
+                    .value(history, end, f, x, &mut work)
+                    .map_or(AggValue::Null, AggValue::Float);
+            }
+        }
     }
 
     /// Turns a decoded line (its slots are in `scratch.slots`) into a record:
@@ -444,15 +585,79 @@ impl RecordPlan {
         }) else {
             return false;
         };
-        compiled.eval_bool(&|i| match plan.refs[i] {
-            RuleRef::Output(o) => match outputs[o] {
-                AggValue::Int(n) => Value::Num(n as f64),
-                // beyond f64's range: undefined, as the report writes it
-                AggValue::Float(f) if f.is_finite() => Value::Num(f),
-                AggValue::Float(_) | AggValue::Null => Value::Missing,
-            },
-            RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
-        })
+        compiled.eval_bool(&|i| window_value(plan.refs[i], outputs, key))
+    }
+}
+
+/// Resolves a name in a rule or a history function's X: a call is an
+/// aggregate of the window (added to `specs` when not there yet; `first`
+/// remembers the first one), a plain name a key field.
+fn resolve_window_ref(
+    r: &Ref<'_>,
+    job: &Job,
+    specs: &mut Vec<AggSpec>,
+    refs: &mut Vec<RuleRef>,
+    first: &mut Option<usize>,
+) -> std::result::Result<usize, String> {
+    match r {
+        Ref::Field(f) => match job.key.iter().position(|k| k == f) {
+            Some(k) => {
+                refs.push(RuleRef::Key(k));
+                Ok(refs.len() - 1)
+            }
+            None => Err(format!(
+                "'{f}' is not a key field; alert conditions see aggregates such as avg({f}) and the key fields ({})",
+                if job.key.is_empty() {
+                    "none".to_string()
+                } else {
+                    job.key.join(", ")
+                }
+            )),
+        },
+        Ref::Call { name, args } => {
+            let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+            let spec = AggSpec::from_call(name, &argv)?;
+            let idx = match specs
+                .iter()
+                .position(|s| s.func == spec.func && s.field == spec.field)
+            {
+                Some(i) => i,
+                None => {
+                    specs.push(spec);
+                    specs.len() - 1
+                }
+            };
+            if first.is_none() {
+                *first = Some(idx);
+            }
+            refs.push(RuleRef::Output(idx));
+            Ok(refs.len() - 1)
+        }
+    }
+}
+
+/// The value of a window-level reference.
+#[inline]
+fn window_value<'a>(r: RuleRef, outputs: &[AggValue], key: &'a [u8]) -> Value<'a> {
+    match r {
+        RuleRef::Output(o) => match outputs[o] {
+            AggValue::Int(n) => Value::Num(n as f64),
+            // beyond f64's range: undefined, as the report writes it
+            AggValue::Float(f) if f.is_finite() => Value::Num(f),
+            AggValue::Float(_) | AggValue::Null => Value::Missing,
+        },
+        RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
+    }
+}
+
+/// An expression's value as a number: true is 1, false 0, a string read as a
+/// number; missing, non-numbers and infinities are none.
+fn number_of(v: Value<'_>) -> Option<f64> {
+    match v {
+        Value::Num(n) if n.is_finite() => Some(n),
+        Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+        Value::Str(s) => parse_number(s),
+        _ => None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod sketch;
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::{self, HistFunc};
 use exact::ExactSum;
 use sketch::{Distinct, Quantiles};
 
@@ -34,13 +35,21 @@ pub enum AggFunc {
     Quantile(f64),
     /// `distinct(FIELD)`
     Distinct,
+    /// A history function over the key's past windows (SPEC 9). Computed by
+    /// `crate::history` when the window is emitted, not here: `finish`
+    /// leaves its place `Null`. The spec's `field` holds the text of X.
+    History(HistFunc),
 }
 
 impl AggFunc {
     fn numeric(self) -> bool {
         !matches!(
             self,
-            AggFunc::Count | AggFunc::CountField | AggFunc::RateCount | AggFunc::Distinct
+            AggFunc::Count
+                | AggFunc::CountField
+                | AggFunc::RateCount
+                | AggFunc::Distinct
+                | AggFunc::History(_)
         )
     }
 }
@@ -49,13 +58,14 @@ impl AggFunc {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggSpec {
     pub func: AggFunc,
+    /// The input field; for a history function, the text of its X.
     pub field: Option<String>,
     /// Column name: `FUNC_FIELD` (`count`, `avg_value`, `p95_latency_ms`) or the `as` alias.
     pub column: String,
 }
 
 const FUNCTIONS: &str =
-    "count, sum, avg, mean, min, max, stddev, var, first, last, rate, p50, p90, p95, p99, quantile, distinct";
+    "count, sum, avg, mean, min, max, stddev, var, first, last, rate, p50, p90, p95, p99, quantile, distinct, predict_linear, deriv, zscore, robust_z, ewma, holt";
 
 fn valid_field(f: &str) -> bool {
     !f.is_empty()
@@ -70,6 +80,9 @@ impl AggSpec {
     /// for p50..p99 and for `quantile(FIELD, q)` when 100q is whole, else
     /// `q{q}_FIELD`.
     pub fn from_call(name: &str, args: &[&str]) -> Result<AggSpec, String> {
+        if history::is_history_function(name) {
+            return history_spec(name, args);
+        }
         let args: Vec<&str> = args
             .iter()
             .map(|a| a.trim())
@@ -162,15 +175,121 @@ impl AggSpec {
     }
 }
 
+/// A history call: its function, X's text as the field, and the column
+/// `FUNC_INNER` where INNER is the column X's aggregate would have
+/// (`predict_linear_avg_value`), or for a compound X its text with every run
+/// of other characters made `_` (`max(used) / max(total)`: `max_used_max_total`).
+/// Every aggregate inside X is checked here, so a bad one is reported with
+/// the `--agg` item or rule that holds it.
+fn history_spec(name: &str, args: &[&str]) -> Result<AggSpec, String> {
+    let (func, inner) = history::parse_call(name, args)?;
+    let expr = crate::expr::Expr::parse(&inner).map_err(|e| e.message)?;
+    for r in expr.refs() {
+        if let crate::expr::Ref::Call { name, args } = r {
+            let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+            AggSpec::from_call(name, &argv)
+                .map_err(|e| format!("in X of {}(): {e}", func.name()))?;
+        }
+    }
+    let inner_column = match single_call(&inner) {
+        Some((n, a)) => AggSpec::from_call(n, &split_arguments(a))?.column,
+        None => {
+            let mut c = String::new();
+            for ch in inner.chars() {
+                if ch.is_alphanumeric() {
+                    c.push(ch);
+                } else if !c.is_empty() && !c.ends_with('_') {
+                    c.push('_');
+                }
+            }
+            c.trim_end_matches('_').to_string()
+        }
+    };
+    Ok(AggSpec {
+        func: AggFunc::History(func),
+        field: Some(inner),
+        column: format!("{}_{inner_column}", func.name()),
+    })
+}
+
+/// `name(args)` as a whole: the name and the text between the parentheses.
+fn single_call(text: &str) -> Option<(&str, &str)> {
+    let open = text.find('(')?;
+    let name = text[..open].trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let close = matching_paren(text, open)?;
+    (close == text.len() - 1).then(|| (name, &text[open + 1..close]))
+}
+
+/// The byte index of the ')' closing the '(' at `open` (quotes respected).
+fn matching_paren(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    for (i, &c) in text.as_bytes().iter().enumerate().skip(open) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'(') => depth += 1,
+            (None, b')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits a call's argument text at its top-level commas (outside nested
+/// parentheses and quotes); no arguments for blank text.
+fn split_arguments(text: &str) -> Vec<&str> {
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut start = 0;
+    for (i, &c) in text.as_bytes().iter().enumerate() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'(') => depth += 1,
+            (None, b')') => depth -= 1,
+            (None, b',') if depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
 /// Parses `count(), avg(value), p95(latency_ms) as p95_lat`. Err: (byte column, message).
 pub fn parse_agg_list(text: &str) -> Result<Vec<AggSpec>, (usize, String)> {
     let mut specs = Vec::new();
     let b = text.as_bytes();
     let mut start = 0;
     let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
     let mut items = Vec::new();
     for (i, &c) in b.iter().enumerate() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
         match c {
+            b'"' | b'\'' => quote = Some(c),
             b'(' => depth += 1,
             b')' => {
                 depth -= 1;
@@ -206,14 +325,10 @@ pub fn parse_agg_list(text: &str) -> Result<Vec<AggSpec>, (usize, String)> {
             ));
         };
         let name = item[..open].trim();
-        let Some(close) = item.rfind(')') else {
+        let Some(close) = matching_paren(item, open) else {
             return Err((col + item.len(), "expected ')'".into()));
         };
-        let args: Vec<&str> = if item[open + 1..close].trim().is_empty() {
-            Vec::new()
-        } else {
-            item[open + 1..close].split(',').collect()
-        };
+        let args = split_arguments(&item[open + 1..close]);
         let mut spec = AggSpec::from_call(name, &args).map_err(|m| (col, m))?;
         let rest = item[close + 1..].trim();
         if !rest.is_empty() {
@@ -349,6 +464,10 @@ impl AggPlan {
         };
         let mut outputs = Vec::new();
         for spec in specs {
+            if let AggFunc::History(_) = spec.func {
+                outputs.push((spec.func, None));
+                continue;
+            }
             let slot = spec.field.as_deref().map(|f| {
                 let numeric = match spec.func {
                     AggFunc::Distinct => false,
@@ -505,6 +624,7 @@ impl AggPlan {
                 AggFunc::Count => AggValue::Int(state.count),
                 AggFunc::CountField => AggValue::Int(n),
                 AggFunc::RateCount => float(secs > 0.0, state.count as f64 / secs),
+                AggFunc::History(_) => AggValue::Null,
                 _ => {
                     let a = acc.expect("field aggregate has a slot");
                     match func {
@@ -526,7 +646,10 @@ impl AggPlan {
                         AggFunc::Distinct => {
                             AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count()))
                         }
-                        AggFunc::Count | AggFunc::CountField | AggFunc::RateCount => unreachable!(),
+                        AggFunc::Count
+                        | AggFunc::CountField
+                        | AggFunc::RateCount
+                        | AggFunc::History(_) => unreachable!(),
                     }
                 }
             };
@@ -604,6 +727,56 @@ mod tests {
             parse_agg_list("quantile(x, 0.9)").unwrap()[0].column,
             "p90_x"
         );
+    }
+
+    #[test]
+    fn history_items_parse_with_spec_column_names() {
+        let specs = parse_agg_list(
+            "max(used_pct), predict_linear(max(used_pct), 6h, 2h) as used_in_6h, zscore(quantile(lat, 0.999), 1h), deriv(avg(value), 30m), ewma(max(used) / max(total), 0.5), robust_z(count(), 1h)",
+        )
+        .unwrap();
+        let cols: Vec<&str> = specs.iter().map(|s| s.column.as_str()).collect();
+        assert_eq!(
+            cols,
+            [
+                "max_used_pct",
+                "used_in_6h",
+                "zscore_q0.999_lat",
+                "deriv_avg_value",
+                "ewma_max_used_max_total",
+                "robust_z_count"
+            ]
+        );
+        assert_eq!(
+            specs[1].func,
+            AggFunc::History(HistFunc::PredictLinear {
+                horizon_ms: 6 * 3_600_000,
+                range_ms: 2 * 3_600_000
+            })
+        );
+        assert_eq!(specs[2].field.as_deref(), Some("quantile(lat, 0.999)"));
+        let (p, _) = plan("count(), deriv(avg(v), 1m)");
+        assert!(
+            p.input_slots().is_empty(),
+            "X's aggregates are the plan's to add"
+        );
+        let mut out = Vec::new();
+        p.finish(&p.new_state(), 1000, &mut out);
+        assert_eq!(out, [AggValue::Int(0), AggValue::Null]);
+        let (col, msg) = parse_agg_list("count(), deriv(avgg(v), 1m)").unwrap_err();
+        assert_eq!(col, 9);
+        assert!(
+            msg.contains("in X of deriv(): unknown aggregate 'avgg'"),
+            "{msg}"
+        );
+        assert!(parse_agg_list("deriv(avg(v))")
+            .unwrap_err()
+            .1
+            .contains("takes 2 arguments"));
+        assert!(parse_agg_list("deriv(avg(v), 1h), deriv(avg(v), 2h)")
+            .unwrap_err()
+            .1
+            .contains("twice"));
     }
 
     #[test]

@@ -97,14 +97,38 @@ pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
         .map(|a| a.column.as_str())
         .collect();
     let mut aggs = visible.join(", ");
-    if plan.specs.len() > plan.visible {
-        let hidden: Vec<&str> = plan.specs[plan.visible..]
-            .iter()
-            .map(|a| a.column.as_str())
-            .collect();
-        let _ = write!(aggs, " (for rules: {})", hidden.join(", "));
+    for (range, what) in [
+        (plan.visible..plan.rule_specs_end, "for rules"),
+        (
+            plan.rule_specs_end..plan.specs.len(),
+            "for history functions",
+        ),
+    ] {
+        if !range.is_empty() {
+            let hidden: Vec<&str> = plan.specs[range]
+                .iter()
+                .map(|a| a.column.as_str())
+                .collect();
+            let _ = write!(aggs, " ({what}: {})", hidden.join(", "));
+        }
     }
     let _ = writeln!(s, "aggregates: {aggs}");
+    for h in plan.history_columns() {
+        let state = match h.max_points {
+            Some(n) => format!("at most {n} points per key"),
+            None => "O(1) state per key, kept for the run".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "history:    {} = {}({}, {}){}; series of {} at each window end; {state}",
+            h.spec.column,
+            h.func.name(),
+            h.series,
+            h.func.parameters(&human_duration),
+            if h.reported { "" } else { " (for rules)" },
+            h.series,
+        );
+    }
     for r in &plan.rules {
         let _ = writeln!(
             s,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agg::{AggState, AggValue, SlotValue};
 use crate::alert::{absent, AlertTracker, Transition};
+use crate::history::KeyHistory;
 use crate::plan::RecordPlan;
 use crate::stats::Counters;
 use crate::window::{Added, Closed, KeyWindows, Layout};
@@ -79,6 +80,8 @@ pub struct KeyEntry {
     pub absent_fired: Vec<Option<i64>>,
     /// windows emitted so far (numbering for session and count windows)
     pub emitted: i64,
+    /// the key's series for history functions (SPEC 9)
+    pub history: KeyHistory,
     #[serde(skip)]
     next_due: i64,
     #[serde(skip)]
@@ -401,13 +404,14 @@ impl Shard {
             };
             emit_window(engine, entry, out, order, start, end, values);
         }
-        let due = entry.windows.next_due(&engine.layout);
+        let (due, history_idle) = next_due_with_history(engine, entry, wm);
         entry.next_due = due;
         if due != i64::MAX {
             timers.push(Reverse((due, id)));
         }
         let idle = entry.windows.is_empty()
             && !engine.keep_keys
+            && history_idle
             && entry.trackers.iter().all(|t| t.is_idle());
         if idle {
             self.forget(id);
@@ -484,7 +488,7 @@ impl Shard {
 
     /// Restores a key from a checkpoint (after `resume_at`).
     pub fn restore(&mut self, engine: &Engine<'_>, mut entry: KeyEntry) {
-        entry.next_due = entry.windows.next_due(&engine.layout);
+        entry.next_due = next_due_with_history(engine, &mut entry, i64::MIN).0;
         entry.absent_due = i64::MAX;
         let due = entry.next_due;
         let id = self.insert_entry(entry);
@@ -506,6 +510,7 @@ fn new_entry(engine: &Engine<'_>, key: Box<[u8]>, hash: u64) -> KeyEntry {
         trackers: vec![AlertTracker::default(); engine.plan.rules.len()],
         absent_fired: vec![None; engine.plan.rules.len()],
         emitted: 0,
+        history: KeyHistory::default(),
         next_due: i64::MAX,
         absent_due: i64::MAX,
     }
@@ -543,6 +548,25 @@ fn schedule_absent(
     }
 }
 
+/// The key's next timer: its earliest open window's end, or, once it has no
+/// open window, the watermark at which its history (SPEC 9) stops mattering.
+/// Also whether that history is already useless at `wm` (after dropping the
+/// points no later window can read), so the key may be forgotten.
+fn next_due_with_history(engine: &Engine<'_>, entry: &mut KeyEntry, wm: i64) -> (i64, bool) {
+    let due = entry.windows.next_due(&engine.layout);
+    let history = &engine.plan.history.plan;
+    if history.is_empty() {
+        return (due, true);
+    }
+    history.prune(&mut entry.history, wm);
+    match history.forget_at(&entry.history) {
+        None => (due, false),
+        Some(at) if at <= wm => (due, true),
+        Some(at) if entry.windows.is_empty() => (due.min(at), false),
+        Some(_) => (due, false),
+    }
+}
+
 /// Reports one closed window of `entry`: its row, and its alert transitions.
 fn emit_window(
     engine: &Engine<'_>,
@@ -559,6 +583,8 @@ fn emit_window(
         None => entry.emitted,
     };
     entry.emitted += 1;
+    let mut values = values;
+    plan.eval_history(&mut entry.history, end, &mut values, &entry.key);
     for (r, rule) in plan.rules.iter().enumerate() {
         if rule.absent_ms.is_some() {
             continue; // absent() follows the watermark, not the windows
@@ -584,7 +610,6 @@ fn emit_window(
         }
     }
     out.counters.windows += 1;
-    let mut values = values;
     values.truncate(plan.visible);
     out.rows.push(Row {
         order,

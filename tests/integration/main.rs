@@ -12,6 +12,7 @@ mod edges;
 mod engine;
 mod errors;
 mod exact_sums;
+mod history;
 mod logs;
 mod model;
 mod run;
