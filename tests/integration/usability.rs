@@ -605,3 +605,101 @@ fn results_beyond_f64_are_undefined_in_csv_json_and_table() {
         );
     }
 }
+
+/// Runs vigil with `--progress` (stderr is not a terminal: one line per
+/// drawing) at COLUMNS=60; returns stderr's progress lines and the summary.
+fn progress_lines(args: &[&str], stdin: Option<Vec<u8>>) -> (Vec<String>, String) {
+    let dir = tempdir();
+    let mut big = String::from("ts,host,value\n");
+    for i in 0..400_000u32 {
+        big.push_str(&format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z,h{},{}\n",
+            i / 36_000 % 24,
+            i / 600 % 60,
+            i / 10 % 60,
+            i % 7,
+            i % 100
+        ));
+    }
+    write(dir.path(), "big.csv", &big);
+    let mut child = std::process::Command::new(crate::common::bin())
+        .args(args)
+        .current_dir(dir.path())
+        .env("COLUMNS", "60")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        if stdin.is_some() {
+            let _ = input.write_all(big.as_bytes());
+            // keep the stream open long enough for the spinner to draw
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+        }
+    });
+    let _guard = crate::common::watchdog(child.id(), 60);
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("vigil: records="))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"))
+        .to_string();
+    let lines = stderr
+        .lines()
+        .filter(|l| !l.starts_with("vigil:"))
+        .map(str::to_string)
+        .collect();
+    (lines, summary)
+}
+
+#[test]
+fn progress_bar_fits_the_width_and_uses_the_summary_units() {
+    let (lines, summary) = progress_lines(
+        &[
+            "run",
+            "big.csv",
+            "--time",
+            "ts",
+            "--progress",
+            "--threads",
+            "1",
+        ],
+        None,
+    );
+    assert!(!lines.is_empty(), "the bar drew at least once");
+    for l in &lines {
+        assert!(l.chars().count() <= 60, "wider than 60 columns: {l:?}");
+        assert!(
+            l.contains(" MB/") && l.contains(" MB/s") && !l.contains("MiB"),
+            "{l:?}"
+        );
+    }
+    assert!(summary.contains("MB/s"), "{summary}");
+}
+
+#[test]
+fn stream_spinner_prints_a_whole_record_rate() {
+    let (lines, _) = progress_lines(
+        &["run", "-", "--time", "ts", "--progress"],
+        Some(Vec::new()),
+    );
+    assert!(!lines.is_empty(), "the spinner drew at least once");
+    for l in &lines {
+        // "⠙ 294,789 records, 413,310/s, 0s"
+        let rate = l
+            .split(", ")
+            .nth(1)
+            .and_then(|r| r.strip_suffix("/s"))
+            .unwrap_or_else(|| panic!("no rate in {l:?}"));
+        assert!(
+            !rate.is_empty() && rate.chars().all(|c| c.is_ascii_digit() || c == ','),
+            "a whole number: {l:?}"
+        );
+        assert!(l.chars().count() <= 60, "{l:?}");
+    }
+}
