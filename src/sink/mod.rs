@@ -182,8 +182,11 @@ pub struct ReportWriter {
     key_count: usize,
     header_done: bool,
     buf: Vec<u8>,
-    /// table: rendered cells kept until `finish`
+    /// table: rendered cells kept until `finish` (live: until the batch ends)
     table: Vec<Vec<String>>,
+    /// table: column widths so far. Live tables keep them from the header
+    /// and the first rows, and widen a column only when a value needs it.
+    widths: Vec<usize>,
     /// flush after every batch (live inputs)
     live: bool,
 }
@@ -209,6 +212,7 @@ impl ReportWriter {
             header_done,
             buf: Vec::with_capacity(OUTPUT_BUFFER),
             table: Vec::new(),
+            widths: Vec::new(),
             live,
         }
     }
@@ -350,35 +354,63 @@ impl ReportWriter {
         if self.table.is_empty() {
             return Ok(());
         }
-        let mut widths = vec![0usize; self.columns.len()];
+        let first = self.widths.is_empty();
+        if first {
+            self.widths = vec![0; self.columns.len()];
+        }
+        let mut widened = Vec::new();
         for row in &self.table {
             for (i, c) in row.iter().enumerate() {
-                widths[i] = widths[i].max(c.chars().count());
+                let w = c.chars().count();
+                if w > self.widths[i] {
+                    if !first && !widened.contains(&i) {
+                        widened.push(i);
+                    }
+                    self.widths[i] = w;
+                }
             }
         }
-        for row in self.table.drain(..) {
-            let mut line = String::new();
-            for (i, c) in row.iter().enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let pad = widths[i] - c.chars().count();
-                // numbers right-aligned, text left-aligned
-                let numeric = i >= 2 + self.key_count && !c.is_empty();
-                if numeric {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                    line.push_str(c);
-                } else {
-                    line.push_str(c);
-                    if i + 1 < row.len() {
-                        line.extend(std::iter::repeat_n(' ', pad));
-                    }
-                }
-            }
-            line.push('\n');
+        if !widened.is_empty() {
+            // Columns moved: say which, and repeat the header at the new widths.
+            let names: Vec<String> = widened
+                .iter()
+                .map(|&i| format!("{} ({})", self.columns[i], self.widths[i]))
+                .collect();
+            eprintln!(
+                "vigil: note: table columns widened to fit new values: {}",
+                names.join(", ")
+            );
+            let header = self.columns.clone();
+            self.table.insert(0, header);
+        }
+        for row in std::mem::take(&mut self.table) {
+            let line = self.table_line(&row);
             self.buf.extend_from_slice(line.as_bytes());
         }
         Ok(())
+    }
+
+    /// One table row at the current widths: numbers right-aligned, text left.
+    fn table_line(&self, row: &[String]) -> String {
+        let mut line = String::new();
+        for (i, c) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = self.widths[i].saturating_sub(c.chars().count());
+            let numeric = i >= 2 + self.key_count && !c.is_empty();
+            if numeric {
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                if i + 1 < row.len() {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        line.push('\n');
+        line
     }
 
     /// Writes what is buffered (and the header of an empty CSV report when `empty_header`).

@@ -703,3 +703,63 @@ fn stream_spinner_prints_a_whole_record_rate() {
         assert!(l.chars().count() <= 60, "{l:?}");
     }
 }
+
+/// Live tables keep their column widths from the header and the first rows;
+/// a wider value widens its column once, with a note and the header again;
+/// a narrower one later does not shrink it.
+#[test]
+fn live_table_columns_stay_put() {
+    let mut child = std::process::Command::new(crate::common::bin())
+        .args([
+            "run",
+            "-",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--agg",
+            "avg(value)",
+            "--output-format",
+            "table",
+            "-q",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = crate::common::watchdog(child.id(), 30);
+    let mut input = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        for part in [
+            "ts,host,value\n2026-01-01T00:00:10Z,h1,1\n2026-01-01T00:01:10Z,h1,2\n",
+            "2026-01-01T00:02:10Z,h1,123456789.5\n",
+            "2026-01-01T00:03:10Z,h1,3\n",
+            "2026-01-01T00:04:10Z,h1,4\n",
+        ] {
+            input.write_all(part.as_bytes()).unwrap();
+            input.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+    });
+    feeder.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stdout,
+        "window_start              window_end                host  avg_value\n\
+         2026-01-01T00:00:00.000Z  2026-01-01T00:01:00.000Z  h1            1\n\
+         2026-01-01T00:01:00.000Z  2026-01-01T00:02:00.000Z  h1            2\n\
+         window_start              window_end                host    avg_value\n\
+         2026-01-01T00:02:00.000Z  2026-01-01T00:03:00.000Z  h1    123456789.5\n\
+         2026-01-01T00:03:00.000Z  2026-01-01T00:04:00.000Z  h1              3\n\
+         2026-01-01T00:04:00.000Z  2026-01-01T00:05:00.000Z  h1              4\n",
+        "stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr,
+        "vigil: note: table columns widened to fit new values: avg_value (11)\n"
+    );
+}
