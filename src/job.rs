@@ -51,6 +51,25 @@ pub enum WindowSpec {
     Count { n: u64 },
 }
 
+impl WindowSpec {
+    /// The window in words: `tumbling 1m`, `sliding 5m every 1m`, ...
+    pub fn describe(self) -> String {
+        use crate::time::format_duration as human_duration;
+        match self {
+            WindowSpec::Tumbling { size } => format!("tumbling {}", human_duration(size)),
+            WindowSpec::Sliding { size, slide } => {
+                format!(
+                    "sliding {} every {}",
+                    human_duration(size),
+                    human_duration(slide)
+                )
+            }
+            WindowSpec::Session { gap } => format!("session, gap {}", human_duration(gap)),
+            WindowSpec::Count { n } => format!("count, every {n} records per key"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Csv,
@@ -96,6 +115,8 @@ pub struct Job {
     pub evals: Vec<(String, Expr, String)>,
     pub max_delay: i64,
     pub late_output: Option<PathBuf>,
+    /// `--html FILE`: the page written at checkpoints and at the end.
+    pub html: Option<PathBuf>,
     pub idle_timeout: Option<i64>,
     pub rules: Vec<Rule>,
     pub output: Option<PathBuf>,

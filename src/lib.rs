@@ -11,6 +11,7 @@ pub mod decode;
 pub mod error;
 pub mod expr;
 pub mod history;
+pub mod html;
 pub mod job;
 pub mod origin;
 pub mod pipeline;

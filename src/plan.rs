@@ -50,6 +50,17 @@ pub struct RulePlan {
     pub absent_ms: Option<i64>,
 }
 
+impl RulePlan {
+    /// The aggregates (indices into [`RecordPlan::specs`]) that the rule's
+    /// condition and clear condition use.
+    pub fn outputs_used(&self) -> impl Iterator<Item = usize> + '_ {
+        self.refs.iter().filter_map(|r| match r {
+            RuleRef::Output(o) => Some(*o),
+            RuleRef::Key(_) => None,
+        })
+    }
+}
+
 /// What a window-level name (in a rule or a history function's X) reads.
 #[derive(Debug, Clone, Copy)]
 enum RuleRef {

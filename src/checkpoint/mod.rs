@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::html::PageStore;
 use crate::job::Job;
 use crate::shard::KeyEntry;
 use crate::source::{self, FileIdentity, MappedFile};
@@ -23,7 +24,9 @@ use crate::stats::Counters;
 
 const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// Bumped whenever the payload layout changes; older files are refused.
-pub const FORMAT_VERSION: u32 = 2;
+/// 2: input tail hashes and per-key history-function state; 3: the
+/// `--html` page's store after the keys.
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -89,6 +92,8 @@ pub struct Checkpoint {
     pub seq: u64,
     pub counters: Counters,
     pub keys: Vec<KeyEntry>,
+    /// The `--html` page's memory of the run (None: the run had no --html).
+    pub html: Option<PageStore>,
 }
 
 /// The same, borrowed from the running pipeline for writing.
@@ -101,6 +106,7 @@ pub struct Snapshot<'a> {
     pub seq: u64,
     pub counters: Counters,
     pub keys: Vec<&'a KeyEntry>,
+    pub html: Option<&'a PageStore>,
     #[serde(skip)]
     pub last: bool,
 }
@@ -447,7 +453,7 @@ impl Store {
                 .name("checkpoint".into())
                 .spawn(move || {
                     for bytes in rx {
-                        write_atomic(&path, &bytes)?;
+                        crate::sink::write_atomic(&path, &bytes)?;
                     }
                     Ok(())
                 })
@@ -479,26 +485,81 @@ impl Store {
     }
 }
 
-/// Temporary file, fsync, rename over `path`, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    f.sync_all()
-        .map_err(|e| Error::io("cannot sync", &tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot rename checkpoint to", path, e))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+    use crate::agg::AggValue;
+    use crate::shard::Row;
+
+    /// A checkpoint with a page history, written by the store and read back.
+    fn written(dir: &Path) -> (PathBuf, Vec<u8>) {
+        let mut history = PageStore::new(1, Some(0), 10, &["in.csv".to_string()]);
+        let key: Box<[u8]> = [1u8, 0, 0, 0, b'a'].into();
+        history.add_row(&Row {
+            order: (10, 0),
+            start: 0,
+            end: 10,
+            key,
+            values: vec![AggValue::Int(3)],
+        });
+        history.add_input_counts("in.csv", 2, 1);
+        let path = dir.join("run.ckpt");
+        let mut store = Store::new(path.clone(), 0xfeed, 1000);
+        store
+            .save(&Snapshot {
+                positions: &[],
+                outputs: vec![5, 0, 0, 0],
+                max_seen: 9,
+                wm: 9,
+                seq: 1,
+                counters: Counters::default(),
+                keys: Vec::new(),
+                html: Some(&history),
+                last: true,
+            })
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
     }
-    Ok(())
+
+    #[test]
+    fn the_file_layout_is_magic_version_fingerprint_length_crc_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes) = written(dir.path());
+        assert_eq!(&bytes[..8], b"VIGILCKP");
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
+        assert_eq!(FORMAT_VERSION, 3, "bump this test with the version");
+        assert_eq!(
+            u64::from_le_bytes(bytes[12..20].try_into().unwrap()),
+            0xfeed
+        );
+        let len = u64::from_le_bytes(bytes[20..28].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - HEADER_LEN);
+        let crc = u32::from_le_bytes(bytes[28..32].try_into().unwrap());
+        assert_eq!(crc, crc32fast::hash(&bytes[HEADER_LEN..]));
+        let back = load(&path, 0xfeed).unwrap();
+        assert_eq!(back.outputs, vec![5, 0, 0, 0]);
+        let history = back
+            .html
+            .expect("the page history")
+            .restored(1, Some(0))
+            .unwrap();
+        assert_eq!(history.shown()[0].records, Some(3));
+        assert_eq!(history.inputs().0[0].bad, 2);
+    }
+
+    #[test]
+    fn a_file_of_the_previous_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut bytes) = written(dir.path());
+        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = load(&path, 0xfeed).unwrap_err().to_string();
+        assert!(
+            err.contains("format version 2 where this vigil reads version 3"),
+            "{err}"
+        );
+    }
 }
 
 #[cfg(test)]

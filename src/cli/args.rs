@@ -142,6 +142,12 @@ pub struct JobArgs {
     /// csv (default), jsonl or table.
     #[arg(long, value_name = "F")]
     pub output_format: Option<String>,
+    /// Write a self-contained HTML page to FILE at the end of the run and at
+    /// each checkpoint (or every --checkpoint-every without one): a chart per
+    /// aggregate for the 10 keys with the most records, alert spans shaded,
+    /// the alert events and the run's counters. Under 5 MB for any input.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Alert events go to FILE (default: human-readable lines on stderr).
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,

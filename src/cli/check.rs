@@ -24,18 +24,7 @@ pub fn human_duration(ms: i64) -> String {
 }
 
 pub fn describe_window(w: WindowSpec) -> String {
-    match w {
-        WindowSpec::Tumbling { size } => format!("tumbling {}", human_duration(size)),
-        WindowSpec::Sliding { size, slide } => {
-            format!(
-                "sliding {} every {}",
-                human_duration(size),
-                human_duration(slide)
-            )
-        }
-        WindowSpec::Session { gap } => format!("session, gap {}", human_duration(gap)),
-        WindowSpec::Count { n } => format!("count, every {n} records per key"),
-    }
+    w.describe()
 }
 
 /// The plan as text.
@@ -80,7 +69,7 @@ pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
         "shards:     {} (by hash of: {key}; at most {} keys)",
         job.threads, job.max_keys
     );
-    let mut window = describe_window(job.window);
+    let mut window = job.window.describe();
     if job.time_field.is_some() {
         let _ = write!(
             window,
@@ -163,6 +152,9 @@ pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
         BadRecordPolicy::File(p) => {
             let _ = write!(s, "; bad records -> {}", p.display());
         }
+    }
+    if let Some(h) = &job.html {
+        let _ = write!(s, "; html page -> {}", h.display());
     }
     if let Some(cmd) = &job.on_alert {
         let _ = write!(s, "; on alert: sh -c {cmd:?}");

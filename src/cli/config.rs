@@ -374,6 +374,7 @@ impl Job {
                 BadRecordPolicy::File(PathBuf::from(path))
             }
         };
+        let (html, _) = pick!(cli, fa, html);
         let (mk, _) = pick!(cli, fa, max_keys);
         let max_keys = mk.unwrap_or(DEFAULT_MAX_KEYS);
         if max_keys == 0 {
@@ -408,7 +409,7 @@ impl Job {
             ));
         }
 
-        let written: [(&str, Option<&PathBuf>); 5] = [
+        let written: [(&str, Option<&PathBuf>); 6] = [
             ("--output", output.as_ref()),
             ("--alerts", alerts.as_ref()),
             ("--late-output", late_output.as_ref()),
@@ -420,6 +421,7 @@ impl Job {
                 },
             ),
             ("--checkpoint", checkpoint.as_ref()),
+            ("--html", html.as_ref()),
         ];
         for (i, (flag, path)) in written.iter().enumerate() {
             let Some(path) = path else { continue };
@@ -473,6 +475,7 @@ impl Job {
             evals,
             max_delay,
             late_output,
+            html,
             idle_timeout,
             rules,
             output,

@@ -126,6 +126,7 @@ struct OutputTable {
     alerts: Option<PathBuf>,
     alerts_format: Option<String>,
     late_output: Option<PathBuf>,
+    html: Option<PathBuf>,
     on_alert: Option<String>,
     fail_on_alert: Option<bool>,
 }
@@ -160,6 +161,7 @@ struct JobFile {
     eval: Option<ListOrString>,
     max_delay: Option<String>,
     late_output: Option<PathBuf>,
+    html: Option<PathBuf>,
     idle_timeout: Option<String>,
     alert: Option<AlertList>,
     output: Option<FlagOrTable<OutputTable>>,
@@ -255,6 +257,7 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         eval: Vec::new(),
         max_delay: file.max_delay,
         late_output: file.late_output,
+        html: file.html,
         idle_timeout: file.idle_timeout,
         output_format: file.output_format,
         output: None,
@@ -313,6 +316,7 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
             a.alerts = out.alerts.or(a.alerts);
             a.alerts_format = out.alerts_format.or(a.alerts_format);
             a.late_output = out.late_output.or(a.late_output);
+            a.html = out.html.or(a.html);
             a.on_alert = out.on_alert.or(a.on_alert);
             a.fail_on_alert |= out.fail_on_alert.unwrap_or(false);
         }

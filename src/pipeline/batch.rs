@@ -67,7 +67,7 @@ impl Pipeline<'_> {
             self.bytes_read += piece.data.len() as u64;
         }
         self.apply(new_records);
-        self.drain(pieces)
+        self.drain(inputs, pieces)
     }
 
     /// Applies the routed records to the shards and closes windows up to the watermark.
@@ -131,11 +131,12 @@ impl Pipeline<'_> {
     }
 
     /// Hands what the shards produced to the emitter.
-    pub(super) fn drain(&mut self, pieces: &[Piece<'_>]) -> Result<()> {
+    pub(super) fn drain(&mut self, inputs: &[InputState], pieces: &[Piece<'_>]) -> Result<()> {
         self.emit.drain(
             self.engine.plan,
             self.engine.max_keys,
             &mut self.shards,
+            inputs,
             pieces,
             &self.parsed,
             &mut self.counters,
@@ -151,13 +152,13 @@ impl Pipeline<'_> {
         for shard in &mut self.shards {
             shard.advance(engine, wm, true);
         }
-        self.drain(&[])
+        self.drain(&[], &[])
     }
 
     /// End of input: every open window is emitted.
     pub(super) fn flush_all(&mut self) -> Result<()> {
         let engine = &self.engine;
         self.shards.par_iter_mut().for_each(|s| s.flush(engine));
-        self.drain(&[])
+        self.drain(&[], &[])
     }
 }

@@ -1,12 +1,14 @@
 //! The one room that writes a run's outputs: the report rows and alert events
 //! the shards produced (in report order), late records, bad records (file,
-//! stderr messages, `--on-bad-record fail`), and the `--on-alert` hook. Reads
+//! stderr messages, `--on-bad-record fail`), the `--on-alert` hook, and the
+//! `--html` page (fed the same rows, events and per-input counts). Reads
 //! what the shards and the parser left in their buffers; changes no state of
 //! theirs beyond draining those buffers.
 
 use crate::agg::AggValue;
 use crate::alert::notify::Notifier;
 use crate::error::{Error, Result};
+use crate::html::{HtmlReport, RunFigures};
 use crate::job::BadRecordPolicy;
 use crate::plan::{compare_keys, RecordPlan};
 use crate::shard::{AlertEvent, Shard};
@@ -27,6 +29,7 @@ pub struct Emitter {
     pub late: Option<Output>,
     pub bad_file: Option<Output>,
     pub notifier: Option<Notifier>,
+    pub html: Option<HtmlReport>,
     fail_on_bad: bool,
     bad_reported: u64,
     warned_keys: bool,
@@ -41,6 +44,7 @@ impl Emitter {
         late: Option<Output>,
         bad_file: Option<Output>,
         notifier: Option<Notifier>,
+        html: Option<HtmlReport>,
         policy: &BadRecordPolicy,
     ) -> Emitter {
         Emitter {
@@ -49,6 +53,7 @@ impl Emitter {
             late,
             bad_file,
             notifier,
+            html,
             fail_on_bad: *policy == BadRecordPolicy::Fail,
             bad_reported: 0,
             warned_keys: false,
@@ -79,6 +84,9 @@ impl Emitter {
     ) -> Result<()> {
         for (piece, p) in pieces.iter().zip(parsed) {
             let input = &inputs[piece.input];
+            if let (Some(h), false) = (&mut self.html, p.bad.is_empty()) {
+                h.add_input_counts(&input.name, p.bad.len() as u64, 0);
+            }
             for b in &p.bad {
                 counters.bad += 1;
                 let raw = p.line(piece, b.line_start, b.line_len);
@@ -104,12 +112,15 @@ impl Emitter {
         Ok(())
     }
 
-    /// Writes everything the shards produced, in report order.
+    /// Writes everything the shards produced, in report order. `inputs`
+    /// and `pieces` are the batch's (empty when windows close without one).
+    #[allow(clippy::too_many_arguments)]
     pub fn drain(
         &mut self,
         plan: &RecordPlan,
         max_keys: u64,
         shards: &mut [Shard],
+        inputs: &[InputState],
         pieces: &[Piece<'_>],
         parsed: &[Parsed],
         counters: &mut Counters,
@@ -152,6 +163,19 @@ impl Emitter {
                     .then(a.rule.cmp(&b.rule))
             });
             self.write_alerts(plan, &alerts)?;
+        }
+        if let Some(h) = &mut self.html {
+            h.add_rows(&rows);
+            h.add_alerts(&alerts);
+            if !late.is_empty() {
+                let mut per_piece = vec![0u64; pieces.len()];
+                for (_, chunk, _) in &late {
+                    per_piece[*chunk as usize] += 1;
+                }
+                for (piece, n) in pieces.iter().zip(per_piece) {
+                    h.add_input_counts(&inputs[piece.input].name, 0, n);
+                }
+            }
         }
         if let Some(out) = &mut self.late {
             late.sort_unstable_by_key(|l| l.0);
@@ -236,6 +260,27 @@ impl Emitter {
         self.alerts
             .end_batch()
             .map_err(|e| write_error("alerts", e))
+    }
+
+    /// Writes the `--html` page now (in the background), if there is one.
+    pub fn page(&mut self, figures: impl FnOnce() -> RunFigures) -> Result<()> {
+        match &mut self.html {
+            Some(h) => h.write(&figures()),
+            None => Ok(()),
+        }
+    }
+
+    /// True when a page is due by wall time (runs without a checkpoint).
+    pub fn page_due(&self) -> bool {
+        self.html.as_ref().is_some_and(|h| h.due())
+    }
+
+    /// The final page: the last windows complete, written and in place.
+    pub fn finish_page(&mut self, figures: impl FnOnce() -> RunFigures) -> Result<()> {
+        match &mut self.html {
+            Some(h) => h.finish(&figures()),
+            None => Ok(()),
+        }
     }
 
     /// End of the run: everything written and flushed.

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::alert::notify::Notifier;
 use crate::checkpoint::{self, Checkpoint, InputPosition};
 use crate::error::{Error, Result};
+use crate::html::HtmlReport;
 use crate::job::{BadRecordPolicy, Job};
 use crate::plan::RecordPlan;
 use crate::shard::stamp::Watermark;
@@ -66,6 +67,9 @@ struct Pipeline<'a> {
     bytes_read: u64,
     /// this run's numbers and non-numbers per aggregate input (not checkpointed)
     value_tally: crate::plan::ValueTally,
+    started: Instant,
+    /// true when the run continues from a checkpoint
+    resumed: bool,
 }
 
 /// Opens the outputs: created, or on resume truncated to their checkpointed length.
@@ -106,12 +110,17 @@ fn open_outputs(
         BadRecordPolicy::File(p) => open(&Some(p.clone()), 3)?,
         _ => None,
     };
+    let html = match &job.html {
+        Some(path) => Some(HtmlReport::new(job, plan, path, job.checkpoint_every)?),
+        None => None,
+    };
     Ok(Emitter::new(
         report,
         alerts,
         late,
         bad_file,
         notifier,
+        html,
         &job.on_bad_record,
     ))
 }
@@ -163,6 +172,8 @@ pub fn run(job: &Job) -> Result<Outcome> {
         last_arrival: Instant::now(),
         bytes_read: 0,
         value_tally: Default::default(),
+        started,
+        resumed: resumed.is_some(),
     };
     if let Some(ck) = resumed {
         p.restore(ck);
@@ -185,6 +196,9 @@ pub fn run(job: &Job) -> Result<Outcome> {
         p.flush_all()?;
     }
     p.emit.finish()?;
+    // The page's last group of windows is complete before its state is saved.
+    let figures = p.page_figures(true);
+    p.emit.finish_page(|| figures)?;
     if let Some(store) = &mut store {
         p.save_checkpoint(store, true)?;
     }

@@ -1,10 +1,12 @@
 //! The pipeline's state to and from a checkpoint, only between batches:
 //! output lengths (synced first), input positions, the watermark, every key's
-//! windows and alert state, and the counters. The checkpoint room owns the
+//! windows and alert state, the counters and the `--html` page's history
+//! (the page itself is written at each checkpoint). The checkpoint room owns the
 //! file format and the atomic store; this room only gathers and restores.
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::Result;
+use crate::html::RunFigures;
 use crate::shard::stamp::Watermark;
 use crate::shard::{shard_of, KeyEntry};
 use crate::stats::Counters;
@@ -29,8 +31,14 @@ impl Pipeline<'_> {
             seq: self.clock.seq,
             counters,
             keys,
+            html: self.emit.html.as_ref().map(|h| h.store()),
             last,
-        })
+        })?;
+        if !last {
+            let figures = self.page_figures(false);
+            self.emit.page(|| figures)?;
+        }
+        Ok(())
     }
 
     /// Saves a checkpoint when one is due.
@@ -40,7 +48,12 @@ impl Pipeline<'_> {
     ) -> Result<()> {
         match store {
             Some(s) if s.due() => self.save_checkpoint(s, false),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            None if self.emit.page_due() => {
+                let figures = self.page_figures(false);
+                self.emit.page(|| figures)
+            }
+            None => Ok(()),
         }
     }
 
@@ -49,6 +62,9 @@ impl Pipeline<'_> {
         self.clock = Watermark::restored(self.job.max_delay, ck.max_seen, ck.wm, ck.seq);
         self.prior = ck.counters;
         self.positions = ck.positions;
+        if let Some(h) = &mut self.emit.html {
+            h.resume(ck.html);
+        }
         let n = self.shards.len();
         for shard in &mut self.shards {
             shard.resume_at(ck.wm);
@@ -56,6 +72,17 @@ impl Pipeline<'_> {
         for entry in ck.keys {
             let shard = shard_of(entry.hash, n);
             self.shards[shard].restore(&self.engine, entry);
+        }
+    }
+
+    /// What the `--html` page says about the run so far.
+    pub(super) fn page_figures(&self, finished: bool) -> RunFigures {
+        RunFigures {
+            run: self.counters.clone(),
+            all_runs: self.resumed.then(|| self.total_counters()),
+            elapsed: self.started.elapsed(),
+            written_at: crate::source::now_ms(),
+            finished,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The only writer of stdout, stderr reports and output files: the report
 //! (CSV, JSONL or table), alert events (text, CSV, JSONL), late records and
-//! bad records. Each writer counts the bytes it wrote so a checkpoint can
+//! bad records; and whole-file replacement ([`write_atomic`]) for state files
+//! and the page. Each writer counts the bytes it wrote so a checkpoint can
 //! record output lengths, and can be reopened at a recorded length on resume.
 
 use std::fs::{File, OpenOptions};
@@ -577,4 +578,30 @@ pub fn write_error(what: &str, e: io::Error) -> Error {
         return Error::BrokenPipe;
     }
     Error::runtime(format!("writing {what}: {e}"))
+}
+
+/// Replaces the file at `path` with `bytes` so that a reader (or a crash)
+/// sees the old file or the new one, never a mix: temporary file
+/// `PATH.tmp`, fsync, rename over `path`, fsync of the directory. Used for
+/// checkpoints and the `--html` page.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("cannot write", &tmp, e))?;
+    f.sync_all()
+        .map_err(|e| Error::io("cannot sync", &tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(&format!("cannot rename {} to", tmp.display()), path, e))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

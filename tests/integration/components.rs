@@ -140,3 +140,107 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+/// Headless Chromium (Debian `chromium`), each run with a fresh profile and
+/// its network services off. The page's console messages (script errors,
+/// SVG attribute errors, Content-Security-Policy violations such as an
+/// attempt to load anything from elsewhere) are read from Chromium's own log
+/// on stderr: `--enable-logging=stderr --v=0` prints each as a line with
+/// `:INFO:CONSOLE`.
+pub struct Chromium {
+    binary: PathBuf,
+}
+
+/// What one Chromium run left: stdout (the DOM for `--dump-dom`) and the
+/// page's console messages.
+pub struct BrowserRun {
+    pub stdout: String,
+    pub console: Vec<String>,
+}
+
+/// Chromium never takes this long for a local page; beyond it the test fails.
+const BROWSER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Chromium {
+    fn run(&self, page: &Path, extra: &[String]) -> BrowserRun {
+        let profile = tempfile::tempdir().expect("a temp dir for the browser profile");
+        let url = format!(
+            "file://{}",
+            page.canonicalize().expect("the page exists").display()
+        );
+        let child = Command::new(&self.binary)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--enable-logging=stderr",
+                "--v=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        let pid = child.id();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + BROWSER_TIMEOUT;
+            while std::time::Instant::now() < deadline {
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        });
+        let out = child.wait_with_output().expect("wait for chromium");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "chromium failed ({}) on {url}:\n{stderr}",
+            out.status
+        );
+        BrowserRun {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            console: stderr
+                .lines()
+                .filter(|l| l.contains(":INFO:CONSOLE"))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// Loads `page` and prints its DOM after parsing (`--dump-dom`).
+    pub fn dump_dom(&self, page: &Path) -> BrowserRun {
+        self.run(page, &["--dump-dom".to_string()])
+    }
+
+    /// Loads `page` and saves a `width` x `height` screenshot at `png`.
+    pub fn screenshot(&self, page: &Path, png: &Path, width: u32, height: u32) -> BrowserRun {
+        self.run(
+            page,
+            &[
+                "--hide-scrollbars".to_string(),
+                format!("--window-size={width},{height}"),
+                format!("--screenshot={}", png.display()),
+            ],
+        )
+    }
+}
+
+/// Headless Chromium, installed from Debian when missing (and root).
+pub fn chromium() -> Option<Chromium> {
+    match debian("chromium", &["chromium"]) {
+        Ok(binary) => Some(Chromium { binary }),
+        Err(why) => unavailable("Chromium (Debian package chromium)", &why),
+    }
+}

@@ -13,6 +13,7 @@ mod engine;
 mod errors;
 mod exact_sums;
 mod history;
+mod html;
 mod logs;
 mod model;
 mod run;
