@@ -626,6 +626,53 @@ mod tests {
         );
     }
 
+    /// The keys `--config`'s help lists for a table (`[output] with a, b;`).
+    fn documented_keys(table: &str) -> Vec<String> {
+        use clap::CommandFactory;
+        let mut cmd = crate::cli::args::Cli::command();
+        cmd.build();
+        let run = cmd.find_subcommand("run").unwrap();
+        let config = run
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .unwrap();
+        let help = config
+            .get_long_help()
+            .unwrap()
+            .to_string()
+            .replace('\n', " ");
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let after = help
+            .split(table)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{table} in {help}"));
+        let list = after.split([';', '.']).next().unwrap();
+        let list = list
+            .trim_start_matches(" with")
+            .trim_start_matches(" table per rule with");
+        list.split(',').map(|k| k.trim().to_string()).collect()
+    }
+
+    /// The keys the file accepts in a table: serde lists them when one is unknown.
+    fn accepted_keys(table_header: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, format!("{table_header}\nnosuch = 1\n")).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        let (_, expected) = unknown_key(e.split_once(": ").unwrap().1).unwrap();
+        expected.into_iter().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_help_lists_every_key_of_each_table() {
+        assert_eq!(documented_keys("[output]"), accepted_keys("[output]"));
+        assert_eq!(
+            documented_keys("[checkpoint]"),
+            accepted_keys("[checkpoint]")
+        );
+        assert_eq!(documented_keys("[[alert]]"), accepted_keys("[[alert]]"));
+    }
+
     #[test]
     fn wildcards() {
         assert!(wildcard_match(b"*.csv", b"a.csv"));
