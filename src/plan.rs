@@ -121,6 +121,8 @@ pub struct RecordPlan {
     pub rule_specs_end: usize,
     pub rules: Vec<RulePlan>,
     pub history: HistoryEval,
+    /// `--max-line-bytes`: a longer line is a bad record, never decoded
+    pub max_line: usize,
 }
 
 /// Reusable per-thread buffers for [`RecordPlan::extract`].
@@ -427,6 +429,7 @@ impl RecordPlan {
             rule_specs_end,
             rules,
             history,
+            max_line: job.max_line_bytes,
         })
     }
 

@@ -145,7 +145,11 @@ pub fn fingerprint(job: &Job) -> u64 {
     for (name, _, text) in &job.evals {
         let _ = write!(s, "eval {name}={text};");
     }
-    let _ = write!(s, "max_delay={};", job.max_delay);
+    let _ = write!(
+        s,
+        "max_delay={};max_line={};",
+        job.max_delay, job.max_line_bytes
+    );
     for r in &job.rules {
         let _ = write!(s, "rule={};", r.text);
     }
@@ -394,9 +398,14 @@ pub fn lock(path: &Path) -> Result<CheckpointLock> {
     Ok(CheckpointLock { _file: file })
 }
 
-/// The background writer: a channel of serialized checkpoints and its thread.
+/// Output files to make durable before a checkpoint that records their
+/// lengths: each one's path (for messages) and a handle on it.
+pub type OutputsToSync = Vec<(PathBuf, std::fs::File)>;
+
+/// The background writer: a channel of serialized checkpoints (and the
+/// outputs to sync first) and its thread.
 type Writer = (
-    crossbeam_channel::Sender<Vec<u8>>,
+    crossbeam_channel::Sender<(Vec<u8>, OutputsToSync)>,
     std::thread::JoinHandle<Result<()>>,
 );
 
@@ -413,6 +422,9 @@ pub struct Store {
     pub saved: u64,
     pub bytes: u64,
     pub max_stall: Duration,
+    /// the longest background write (outputs fsynced, then the checkpoint
+    /// written, fsynced and renamed), in microseconds
+    max_write_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -426,15 +438,25 @@ impl Store {
             saved: 0,
             bytes: 0,
             max_stall: Duration::ZERO,
+            max_write_us: Arc::default(),
         }
+    }
+
+    /// The longest background write of a checkpoint so far.
+    pub fn max_write(&self) -> Duration {
+        Duration::from_micros(self.max_write_us.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     pub fn due(&self) -> bool {
         self.last.elapsed() >= self.every
     }
 
-    /// Serializes now; writes in the background (or, for the last one, waits).
-    pub fn save(&mut self, snap: &Snapshot<'_>) -> Result<()> {
+    /// Serializes now; writes in the background (or, for the last one,
+    /// waits). `outputs` (already flushed to their recorded lengths) are
+    /// fsynced on the writer thread before the checkpoint file is written,
+    /// so a checkpoint on disk never records more output than the disk
+    /// holds, and the pipeline does not wait for the disk.
+    pub fn save(&mut self, snap: &Snapshot<'_>, outputs: OutputsToSync) -> Result<()> {
         let started = Instant::now();
         self.last = started;
         let payload = postcard::to_stdvec(snap)
@@ -447,13 +469,21 @@ impl Store {
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         if self.writer.is_none() {
-            let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(1);
+            let (tx, rx) = crossbeam_channel::bounded::<(Vec<u8>, OutputsToSync)>(1);
             let path = self.path.clone();
+            let max_write = self.max_write_us.clone();
             let handle = std::thread::Builder::new()
                 .name("checkpoint".into())
                 .spawn(move || {
-                    for bytes in rx {
+                    for (bytes, outputs) in rx {
+                        let started = Instant::now();
+                        for (out, file) in &outputs {
+                            file.sync_data()
+                                .map_err(|e| Error::io("cannot sync", out, e))?;
+                        }
                         crate::sink::write_atomic(&path, &bytes)?;
+                        let us = started.elapsed().as_micros() as u64;
+                        max_write.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
                     }
                     Ok(())
                 })
@@ -464,7 +494,7 @@ impl Store {
         self.bytes = bytes.len() as u64;
         self.max_stall = self.max_stall.max(started.elapsed());
         if let Some((tx, _)) = &self.writer {
-            if tx.send(bytes).is_err() {
+            if tx.send((bytes, outputs)).is_err() {
                 return self.join();
             }
         }

@@ -266,7 +266,17 @@ pub struct JobArgs {
     /// Refuse to track more than N distinct keys (default 1000000).
     #[arg(long, value_name = "N")]
     pub max_keys: Option<u64>,
-    /// Worker threads (default: all cores).
+    /// Longest input line, in bytes (default 1M; K, M and G are 1024-based;
+    /// at most 1G). A longer line is a bad record (counted, reported, its
+    /// first bytes go to an --on-bad-record file) and reading goes on; a
+    /// stream holds at most this much of one line.
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<String>,
+    /// TCP connections open at once (default 1024); more are closed as they
+    /// arrive and counted (refused_connections= in the summary).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Worker threads (default: all cores, at most 1024).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No summary line.

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::expr::{Expr, ExprError};
 use crate::job::{
     AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
-    DEFAULT_CHECKPOINT_EVERY_MS, DEFAULT_MAX_KEYS, DEFAULT_WINDOW_MS,
+    DEFAULT_CHECKPOINT_EVERY_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEYS, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_WINDOW_MS, MAX_LINE_BYTES_LIMIT,
 };
 use crate::origin::{JobOrigins, TextOrigin};
 use crate::time::{self, TimeFormat};
@@ -380,6 +381,29 @@ impl Job {
         if max_keys == 0 {
             return Err(Error::usage("--max-keys: expected a positive number"));
         }
+        let (mlb, mlbf) = pick!(cli, fa, max_line_bytes);
+        let max_line_bytes = match mlb {
+            None => DEFAULT_MAX_LINE_BYTES,
+            Some(text) => parse_size(&text)
+                .filter(|n| (1..=MAX_LINE_BYTES_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{} '{text}': expected a number of bytes from 1 to 1G, such as 65536, 64K or 4M",
+                        origin(mlbf).name("max-line-bytes")
+                    ))
+                })?,
+        };
+        let (mc, mcf) = pick!(cli, fa, max_connections);
+        let max_connections = match mc {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(0) => {
+                return Err(Error::usage(format!(
+                    "{}: expected a positive number",
+                    origin(mcf).name("max-connections")
+                )))
+            }
+            Some(n) => n,
+        };
         let (th, thf) = pick!(cli, fa, threads);
         let threads = match th {
             Some(0) => return Err(Error::usage("--threads: expected a positive number")),
@@ -490,6 +514,8 @@ impl Job {
             fresh: cli.fresh,
             on_bad_record,
             max_keys,
+            max_line_bytes,
+            max_connections,
             threads,
             quiet: cli.quiet || fa.as_ref().is_some_and(|f| f.quiet),
             progress: cli.progress || fa.as_ref().is_some_and(|f| f.progress),
@@ -548,6 +574,23 @@ pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
 /// Most `--threads`: more only costs thread creation and memory (each is a
 /// shard), and 20,000 threads took minutes to start.
 pub const MAX_THREADS: usize = 1024;
+
+/// A size in bytes: digits, then optionally K, M or G (1024-based; `KiB`,
+/// `MiB`, `GiB` and `KB`... read the same), any case.
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = t.split_at(digits);
+    let n: usize = number.parse().ok()?;
+    let scale: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
 
 /// How many sliding windows of `size` every `slide` hold one record.
 fn windows_per_record(size: i64, slide: i64) -> i64 {

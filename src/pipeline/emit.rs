@@ -298,10 +298,12 @@ impl Emitter {
         Ok(())
     }
 
-    /// Output files in checkpoint order (report, alerts, late, bad), synced;
-    /// their lengths (0 for stdout/stderr or an output not given).
-    pub fn sync_lengths(&mut self) -> Result<Vec<u64>> {
+    /// Output files in checkpoint order (report, alerts, late, bad), flushed:
+    /// their lengths (0 for stdout/stderr or an output not given), and the
+    /// files for the checkpoint writer to fsync before it records them.
+    pub fn flush_lengths(&mut self) -> Result<(Vec<u64>, crate::checkpoint::OutputsToSync)> {
         let mut lengths = Vec::new();
+        let mut to_sync = Vec::new();
         for out in [
             Some(self.report.output()),
             Some(self.alerts.output()),
@@ -310,12 +312,14 @@ impl Emitter {
         ] {
             match out {
                 Some(o) if o.path().is_some() => {
-                    o.sync().map_err(|e| write_error("output", e))?;
+                    if let Some(f) = o.flush_for_sync().map_err(|e| write_error("output", e))? {
+                        to_sync.push((o.path().expect("a file").to_path_buf(), f));
+                    }
                     lengths.push(o.written());
                 }
                 _ => lengths.push(0),
             }
         }
-        Ok(lengths)
+        Ok((lengths, to_sync))
     }
 }

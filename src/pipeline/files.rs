@@ -87,17 +87,41 @@ pub(super) fn run_files(
                 bytes.len()
             };
             while pos < limit {
-                let end = pieces::line_end_after(bytes, (pos + BATCH_BYTES).min(limit), limit);
                 batch.clear();
-                pieces::split_pieces(
-                    bytes,
-                    pos,
-                    end,
-                    job.threads * PIECES_PER_THREAD,
-                    0,
-                    source::now_ms(),
-                    &mut batch,
-                );
+                let end =
+                    match pieces::batch_end(bytes, pos, BATCH_BYTES, limit, job.max_line_bytes) {
+                        pieces::BatchEnd::At(end) => {
+                            pieces::split_pieces(
+                                bytes,
+                                pos,
+                                end,
+                                job.threads * PIECES_PER_THREAD,
+                                0,
+                                source::now_ms(),
+                                &mut batch,
+                            );
+                            end
+                        }
+                        pieces::BatchEnd::Overlong { shown_end } => {
+                            // A line past --max-line-bytes: its first bytes go to
+                            // the parser, which reports it as a bad record; the
+                            // rest is skipped without becoming resident.
+                            pieces::split_pieces(
+                                bytes,
+                                pos,
+                                shown_end,
+                                1,
+                                0,
+                                source::now_ms(),
+                                &mut batch,
+                            );
+                            let line_end = pieces::skip_line(bytes, shown_end, limit, |upto| {
+                                read.release_before(upto)
+                            });
+                            p.bytes_read += (line_end - shown_end) as u64;
+                            line_end
+                        }
+                    };
                 p.process(&inputs, &batch)?;
                 // A file truncated under us read as zeros past its new end:
                 // stop before a checkpoint can record that batch.

@@ -187,11 +187,12 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .checkpoint
         .as_ref()
         .map(|path| checkpoint::Store::new(path.clone(), fingerprint, job.checkpoint_every));
-    if job.all_files() {
+    let connections = if job.all_files() {
         files::run_files(&mut p, job, &mut store)?;
+        None
     } else {
-        streams::run_streams(&mut p, job, &mut store, &stop)?;
-    }
+        streams::run_streams(&mut p, job, &mut store, &stop)?
+    };
     if !job.incremental {
         p.flush_all()?;
     }
@@ -227,6 +228,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
                 elapsed: started.elapsed(),
                 notify: &notify,
                 store: store.as_ref(),
+                connections: connections.as_ref(),
             })
         );
     }

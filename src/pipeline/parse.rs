@@ -75,6 +75,21 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
                 error,
             });
         };
+        if line.len() > plan.max_line {
+            // Not decoded: a line this long is garbage or an attack, and
+            // the spans of a record are 32-bit (SPEC 7: huge lines are bad).
+            // Its first max + 1 bytes stand for it (all a stream keeps of one).
+            out.bad.push(BadLine {
+                line_start: start as u32,
+                line_len: (plan.max_line + 1) as u32,
+                error: DecodeError::new(format!(
+                    "a line longer than --max-line-bytes {} (its first {} bytes go to an --on-bad-record file)",
+                    plan.max_line,
+                    plan.max_line + 1
+                )),
+            });
+            return;
+        }
         if let Err(e) = decoder.decode(line, &mut scratch.slots) {
             return bad(e, out);
         }

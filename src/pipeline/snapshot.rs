@@ -20,20 +20,23 @@ impl Pipeline<'_> {
         store: &mut checkpoint::Store,
         last: bool,
     ) -> Result<()> {
-        let outputs = self.emit.sync_lengths()?;
+        let (outputs, to_sync) = self.emit.flush_lengths()?;
         let counters = self.total_counters();
         let keys: Vec<&KeyEntry> = self.shards.iter().flat_map(|s| s.entries()).collect();
-        store.save(&checkpoint::Snapshot {
-            positions: &self.positions,
-            outputs,
-            max_seen: self.clock.max_seen,
-            wm: self.clock.wm,
-            seq: self.clock.seq,
-            counters,
-            keys,
-            html: self.emit.html.as_ref().map(|h| h.store()),
-            last,
-        })?;
+        store.save(
+            &checkpoint::Snapshot {
+                positions: &self.positions,
+                outputs,
+                max_seen: self.clock.max_seen,
+                wm: self.clock.wm,
+                seq: self.clock.seq,
+                counters,
+                keys,
+                html: self.emit.html.as_ref().map(|h| h.store()),
+                last,
+            },
+            to_sync,
+        )?;
         if !last {
             let figures = self.page_figures(false);
             self.emit.page(|| figures)?;

@@ -156,6 +156,8 @@ pub struct Summary<'a> {
     pub elapsed: Duration,
     pub notify: &'a NotifyStats,
     pub store: Option<&'a checkpoint::Store>,
+    /// TCP inputs: connections accepted, refused (--max-connections), bad
+    pub connections: Option<&'a super::streams::ConnectionCounts>,
 }
 
 /// The `vigil: key=value ...` line: the spec's keys first and in its order.
@@ -179,10 +181,17 @@ pub fn summary_line(s: &Summary<'_>) -> String {
     }
     if let Some(st) = s.store {
         line.push_str(&format!(
-            " checkpoints={} checkpoint_bytes={} checkpoint_max_stall={:.1}ms",
+            " checkpoints={} checkpoint_bytes={} checkpoint_max_stall={:.1}ms checkpoint_max_write={:.1}ms",
             st.saved,
             st.bytes,
-            st.max_stall.as_secs_f64() * 1000.0
+            st.max_stall.as_secs_f64() * 1000.0,
+            st.max_write().as_secs_f64() * 1000.0
+        ));
+    }
+    if let Some(c) = s.connections {
+        line.push_str(&format!(
+            " connections={} refused_connections={} bad_connections={}",
+            c.accepted, c.refused, c.bad
         ));
     }
     if s.notify.started > 0 {

@@ -111,14 +111,13 @@ impl Output {
         let r = self.inner.flush();
         self.closed_is_an_error(r)
     }
-    /// Flushes and, for files, fsyncs the data (and the length), so that a
-    /// checkpoint never records a length the disk may not hold after a crash.
-    pub fn sync(&mut self) -> io::Result<()> {
+    /// Flushes, and for a file returns a handle to fsync it with (the
+    /// checkpoint writer fsyncs it, data and length, before the checkpoint
+    /// that records this length is written: a checkpoint never records a
+    /// length the disk may not hold after a crash).
+    pub fn flush_for_sync(&mut self) -> io::Result<Option<File>> {
         self.flush()?;
-        match &self.file {
-            Some(f) => f.sync_data(),
-            None => Ok(()),
-        }
+        self.file.as_ref().map(File::try_clone).transpose()
     }
 
     /// Only a closed stdout ends a run quietly ([`write_error`] takes a broken
