@@ -536,17 +536,20 @@ mod format_tests {
         let path = dir.join("run.ckpt");
         let mut store = Store::new(path.clone(), 0xfeed, 1000);
         store
-            .save(&Snapshot {
-                positions: &[],
-                outputs: vec![5, 0, 0, 0],
-                max_seen: 9,
-                wm: 9,
-                seq: 1,
-                counters: Counters::default(),
-                keys: Vec::new(),
-                html: Some(&history),
-                last: true,
-            })
+            .save(
+                &Snapshot {
+                    positions: &[],
+                    outputs: vec![5, 0, 0, 0],
+                    max_seen: 9,
+                    wm: 9,
+                    seq: 1,
+                    counters: Counters::default(),
+                    keys: Vec::new(),
+                    html: Some(&history),
+                    last: true,
+                },
+                Vec::new(),
+            )
             .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         (path, bytes)
