@@ -147,6 +147,8 @@ pub struct Job {
     pub threads: usize,
     pub quiet: bool,
     pub progress: bool,
+    /// engine path for tests: every record applied one by one (hidden flag)
+    pub per_record: bool,
 }
 
 impl Job {

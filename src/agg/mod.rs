@@ -423,7 +423,7 @@ struct SlotAcc {
 }
 
 /// Accumulator state for one (window, key). Serializable for checkpoints.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AggState {
     count: u64,
     slots: Vec<SlotAcc>,
@@ -534,6 +534,27 @@ impl AggPlan {
         }
     }
 
+    /// Empties `state` for reuse, keeping what it allocated where it can.
+    pub fn reset_state(&self, state: &mut AggState) {
+        state.count = 0;
+        for acc in &mut state.slots {
+            acc.n = 0;
+            acc.sum = ExactSum::default();
+            acc.min = f64::INFINITY;
+            acc.max = f64::NEG_INFINITY;
+            acc.squares = ExactSum::default();
+            acc.squares_overflow = false;
+            acc.first = None;
+            acc.last = None;
+            if let Some(q) = &mut acc.quantiles {
+                q.clear();
+            }
+            if let Some(d) = &mut acc.distinct {
+                d.clear();
+            }
+        }
+    }
+
     /// Adds one record. `seq` is its input position (ties for first/last).
     #[inline]
     pub fn update(&self, state: &mut AggState, time_ms: i64, seq: u64, values: &[SlotValue]) {
@@ -575,6 +596,19 @@ impl AggPlan {
         }
     }
 
+    /// Moves the input positions recorded for first/last ties by `base`: a
+    /// piece's partial numbers its records from 0, the run from `base`.
+    pub fn rebase_seq(&self, state: &mut AggState, base: u64) {
+        if base == 0 {
+            return;
+        }
+        for acc in &mut state.slots {
+            for at in [&mut acc.first, &mut acc.last].into_iter().flatten() {
+                at.1 += base;
+            }
+        }
+    }
+
     /// Merges `other` into `into`.
     pub fn merge(&self, into: &mut AggState, other: &AggState) {
         into.count += other.count;
@@ -609,6 +643,17 @@ impl AggPlan {
 
     /// Final values, one per spec, in spec order.
     pub fn finish(&self, state: &AggState, window_len_ms: i64, out: &mut Vec<AggValue>) {
+        QUANTILE_SCRATCH
+            .with(|scratch| self.finish_with(state, window_len_ms, out, &mut scratch.borrow_mut()))
+    }
+
+    fn finish_with(
+        &self,
+        state: &AggState,
+        window_len_ms: i64,
+        out: &mut Vec<AggValue>,
+        scratch: &mut Vec<f64>,
+    ) {
         let secs = window_len_ms as f64 / 1000.0;
         for &(func, slot) in &self.outputs {
             let acc = slot.map(|s| &state.slots[s]);
@@ -641,7 +686,7 @@ impl AggPlan {
                         AggFunc::Quantile(q) => a
                             .quantiles
                             .as_ref()
-                            .and_then(|x| x.quantile(q))
+                            .and_then(|x| x.quantile(q, scratch))
                             .map_or(AggValue::Null, AggValue::Float),
                         AggFunc::Distinct => {
                             AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count()))
@@ -656,6 +701,11 @@ impl AggPlan {
             out.push(v);
         }
     }
+}
+
+thread_local! {
+    /// Values of one window, copied for selection when a percentile is finished.
+    static QUANTILE_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The sample variance of a slot's values (n >= 2).

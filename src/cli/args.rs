@@ -288,4 +288,8 @@ pub struct JobArgs {
     /// elsewhere it is written as one line a second, COLUMNS wide (default 80).
     #[arg(long)]
     pub progress: bool,
+    /// Apply every record one by one instead of folding them into partial
+    /// aggregates while parsing (for tests comparing the two engine paths).
+    #[arg(long, hide = true)]
+    pub per_record: bool,
 }

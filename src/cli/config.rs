@@ -519,6 +519,7 @@ impl Job {
             threads,
             quiet: cli.quiet || fa.as_ref().is_some_and(|f| f.quiet),
             progress: cli.progress || fa.as_ref().is_some_and(|f| f.progress),
+            per_record: cli.per_record,
         })
     }
 }

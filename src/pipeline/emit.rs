@@ -17,7 +17,17 @@ use crate::source::pieces::{line_number, Piece};
 use crate::stats::Counters;
 
 use super::input::InputState;
-use super::parse::Parsed;
+use super::parse::BadLine;
+
+/// A late record's line, to be written to `--late-output` in input order.
+#[derive(Debug, Clone, Copy)]
+pub struct LateRef {
+    pub seq: u64,
+    /// the batch piece that holds it
+    pub piece: u32,
+    pub line_start: u32,
+    pub line_len: u32,
+}
 
 /// Bad records reported on stderr before the rest are only counted.
 const BAD_REPORTS: u64 = 10;
@@ -75,21 +85,21 @@ impl Emitter {
     }
 
     /// Bad lines of a batch, in input order: counted, collected, reported.
-    pub fn bad_lines(
+    pub fn bad_lines<'b>(
         &mut self,
         inputs: &[InputState],
         pieces: &[Piece<'_>],
-        parsed: &[Parsed],
+        bad: impl Iterator<Item = &'b [BadLine]>,
         counters: &mut Counters,
     ) -> Result<()> {
-        for (piece, p) in pieces.iter().zip(parsed) {
+        for (piece, lines) in pieces.iter().zip(bad) {
             let input = &inputs[piece.input];
-            if let (Some(h), false) = (&mut self.html, p.bad.is_empty()) {
-                h.add_input_counts(&input.name, p.bad.len() as u64, 0);
+            if let (Some(h), false) = (&mut self.html, lines.is_empty()) {
+                h.add_input_counts(&input.name, lines.len() as u64, 0);
             }
-            for b in &p.bad {
+            for b in lines {
                 counters.bad += 1;
-                let raw = p.line(piece, b.line_start, b.line_len);
+                let raw = &piece.data[b.line_start as usize..(b.line_start + b.line_len) as usize];
                 if let Some(out) = &mut self.bad_file {
                     out.write_all(raw)
                         .and_then(|_| out.write_all(b"\n"))
@@ -122,17 +132,15 @@ impl Emitter {
         shards: &mut [Shard],
         inputs: &[InputState],
         pieces: &[Piece<'_>],
-        parsed: &[Parsed],
+        late: &mut Vec<LateRef>,
         counters: &mut Counters,
     ) -> Result<()> {
         let mut rows = Vec::new();
         let mut alerts = Vec::new();
-        let mut late = Vec::new();
         let mut dropped = 0;
         for shard in shards.iter_mut() {
             rows.append(&mut shard.out.rows);
             alerts.append(&mut shard.out.alerts);
-            late.append(&mut shard.out.late);
             dropped += shard.out.dropped.len();
             shard.out.dropped.clear();
             let c = std::mem::take(&mut shard.out.counters);
@@ -169,8 +177,8 @@ impl Emitter {
             h.add_alerts(&alerts);
             if !late.is_empty() {
                 let mut per_piece = vec![0u64; pieces.len()];
-                for (_, chunk, _) in &late {
-                    per_piece[*chunk as usize] += 1;
+                for l in late.iter() {
+                    per_piece[l.piece as usize] += 1;
                 }
                 for (piece, n) in pieces.iter().zip(per_piece) {
                     h.add_input_counts(&inputs[piece.input].name, 0, n);
@@ -178,14 +186,10 @@ impl Emitter {
             }
         }
         if let Some(out) = &mut self.late {
-            late.sort_unstable_by_key(|l| l.0);
-            for (_, chunk, index) in late {
-                let rec = &parsed[chunk as usize].recs[index as usize];
-                let raw = parsed[chunk as usize].line(
-                    &pieces[chunk as usize],
-                    rec.line_start,
-                    rec.line_len,
-                );
+            late.sort_unstable_by_key(|l| l.seq);
+            for l in late.drain(..) {
+                let data = pieces[l.piece as usize].data;
+                let raw = &data[l.line_start as usize..(l.line_start + l.line_len) as usize];
                 out.write_all(raw)
                     .and_then(|_| out.write_all(b"\n"))
                     .map_err(|e| write_error("late records", e))?;

@@ -12,6 +12,7 @@
 mod batch;
 mod emit;
 mod files;
+mod fold;
 pub mod input;
 mod parse;
 mod snapshot;
@@ -29,13 +30,13 @@ use crate::html::HtmlReport;
 use crate::job::{BadRecordPolicy, Job};
 use crate::plan::RecordPlan;
 use crate::shard::stamp::Watermark;
-use crate::shard::{Engine, Routed, Shard};
+use crate::shard::{Engine, Shard};
 use crate::sink::{AlertWriter, Output, ReportWriter};
 use crate::stats::Counters;
 use crate::window::Layout;
 
+use batch::BatchBuffers;
 use emit::Emitter;
-use parse::Parsed;
 
 /// Concurrent `--on-alert` commands, and each one's time limit.
 const NOTIFY_RUNNING: usize = 4;
@@ -51,10 +52,9 @@ struct Pipeline<'a> {
     job: &'a Job,
     engine: Engine<'a>,
     shards: Vec<Shard>,
-    /// per shard: the records of the current batch routed to it
-    routed: Vec<Vec<Routed>>,
-    /// per piece of the current batch: its parsed records
-    parsed: Vec<Parsed>,
+    /// fold records into partials while parsing (pane layouts)
+    fold: bool,
+    buf: BatchBuffers,
     clock: Watermark,
     emit: Emitter,
     /// this run's counters
@@ -158,12 +158,13 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .clone()
         .map(|cmd| Notifier::new(cmd, NOTIFY_RUNNING, NOTIFY_TIMEOUT));
     let emit = open_outputs(job, &plan, resumed.as_ref(), notifier)?;
+    let fold = engine.layout.has_panes() && !job.per_record;
     let mut p = Pipeline {
         job,
         engine,
         shards: (0..job.threads).map(|_| Shard::default()).collect(),
-        routed: vec![Vec::new(); job.threads],
-        parsed: Vec::new(),
+        fold,
+        buf: BatchBuffers::default(),
         clock: Watermark::new(job.max_delay),
         emit,
         counters: Counters::default(),

@@ -45,13 +45,6 @@ pub struct Parsed {
     pub filtered: u64,
 }
 
-impl Parsed {
-    /// The raw line of record `rec` in `piece`.
-    pub fn line<'p>(&self, piece: &Piece<'p>, start: u32, len: u32) -> &'p [u8] {
-        &piece.data[start as usize..(start + len) as usize]
-    }
-}
-
 /// Decodes every line of `piece` into `out` (cleared first).
 pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out: &mut Parsed) {
     out.recs.clear();
@@ -142,7 +135,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
 }
 
 /// A filtered record still moves the watermark, by its own time when readable.
-fn time_of_filtered(
+pub fn time_of_filtered(
     plan: &RecordPlan,
     line: &[u8],
     scratch: &Scratch,
