@@ -27,6 +27,10 @@ use super::input::InputState;
 use super::parse::{parse_piece, Parsed};
 use super::Pipeline;
 
+/// One shard with the partials, as (piece, partial index), and the exact
+/// records routed to it.
+type ShardWork<'a> = (&'a mut Shard, (&'a Vec<(u32, u32)>, &'a Vec<Routed>));
+
 /// Per-batch work buffers, reused.
 #[derive(Default)]
 pub(super) struct BatchBuffers {
@@ -170,7 +174,7 @@ impl Pipeline<'_> {
         let folded = &buf.folded;
         let wm_end = self.clock.wm;
         let view = |r: &Routed| record_view(engine, parsed, r);
-        let work = |(shard, (partials, routed)): (&mut Shard, (&Vec<(u32, u32)>, &Vec<Routed>))| {
+        let work = |(shard, (partials, routed)): ShardWork<'_>| {
             for &(k, i) in partials {
                 shard.merge_partial(engine, folded[k as usize].partial(i as usize));
             }

@@ -5,11 +5,13 @@
 mod common;
 mod components;
 
+mod absent_model;
 mod alerts;
 mod checkpoint;
 mod docs;
 mod edges;
 mod engine;
+mod engine_paths;
 mod errors;
 mod exact_sums;
 mod history;
