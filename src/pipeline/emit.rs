@@ -195,6 +195,8 @@ impl Emitter {
                     .map_err(|e| write_error("late records", e))?;
             }
         }
+        // they point into this batch's pieces: none may outlive it
+        late.clear();
         Ok(())
     }
 
