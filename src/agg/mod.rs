@@ -875,7 +875,7 @@ mod tests {
             check(-f);
         }
         // a tie: 1658206780088562.25 is as close to ...562.2 as to ...562.3
-        check(1658206780088562.25);
+        check(1658206780088562.0 + 0.25);
         // random bit patterns across the whole range, everyday decimals and
         // their averages, and values with short binary fractions (ties)
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
