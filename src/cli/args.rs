@@ -108,7 +108,7 @@ pub struct JobArgs {
     /// inputs = ["metrics/*.csv"] for the INPUTs (* and ? expand), lists as
     /// arrays (key = ["host", "metric"], agg = ["count()", "avg(value)"]).
     /// Three tables group flags: [output] with path, format, alerts,
-    /// alerts_format, late_output, on_alert, fail_on_alert; [checkpoint] with
+    /// alerts_format, late_output, html, on_alert, fail_on_alert; [checkpoint] with
     /// path, every, incremental; and one [[alert]] table per rule with name,
     /// when, for, clear, severity. The flag forms work as well: output =
     /// "report.csv", checkpoint = "run.ckpt", alert = ["hot: avg(value) > 90

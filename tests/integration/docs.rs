@@ -15,48 +15,72 @@ fn readme() -> String {
 
 /// Runs `line` with bash from the repository root, `vigil` being the built binary.
 fn sh(line: &str) -> std::process::Output {
+    sh_in(root(), line)
+}
+
+/// Runs `script` with bash in `dir`, `vigil` being the built binary; the
+/// script stops at the first failing command.
+fn sh_in(dir: &Path, script: &str) -> std::process::Output {
     let bin = crate::common::bin();
-    let script = format!("vigil() {{ '{}' \"$@\"; }}\n{line}", bin.display());
+    let script = format!(
+        "set -euo pipefail\nvigil() {{ '{}' \"$@\"; }}\n{script}",
+        bin.display()
+    );
     Command::new("bash")
         .arg("-c")
         .arg(script)
-        .current_dir(root())
+        .current_dir(dir)
         .output()
         .unwrap()
 }
 
+/// The README's command blocks: each ```sh block is a recipe, and every
+/// recipe but the quick start (which builds and tests) is marked runnable.
+/// Each runs as one script, in order, in one scratch directory that has the
+/// repository's `testdata/`, so a recipe may write files and use the ones a
+/// recipe before it wrote.
 #[test]
 fn runnable_readme_examples_exit_0() {
     let text = readme();
+    let dir = crate::common::tempdir();
+    std::os::unix::fs::symlink(root().join("testdata"), dir.path().join("testdata")).unwrap();
+    std::fs::create_dir(dir.path().join("man")).unwrap();
+    std::fs::copy(root().join("man/vigil.1"), dir.path().join("man/vigil.1")).unwrap();
     let mut blocks = 0;
-    let mut in_block = false;
-    let mut command = String::new();
+    let mut block: Option<String> = None;
     for line in text.lines() {
-        if line.trim() == "```sh runnable" {
-            in_block = true;
-            blocks += 1;
-            continue;
-        }
-        if in_block && line.trim() == "```" {
-            in_block = false;
-            continue;
-        }
-        if in_block {
-            command.push_str(line.trim_end_matches('\\'));
-            if line.ends_with('\\') {
-                continue;
+        match &mut block {
+            None if line.trim() == "```sh runnable" => block = Some(String::new()),
+            None if line.trim_start().starts_with("```sh") => {
+                let rest = &text[text.find(line).unwrap()..];
+                assert!(
+                    rest.lines()
+                        .nth(1)
+                        .unwrap_or("")
+                        .starts_with("cargo run --release"),
+                    "a README recipe that the tests do not run: {line}\n{}",
+                    rest.lines().take(4).collect::<Vec<_>>().join("\n")
+                );
             }
-            let out = sh(&command);
-            assert!(
-                out.status.success(),
-                "README example failed: {command}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            command.clear();
+            None => {}
+            Some(script) if line.trim() == "```" => {
+                blocks += 1;
+                let out = sh_in(dir.path(), script);
+                assert!(
+                    out.status.success(),
+                    "README example failed:\n{script}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                block = None;
+            }
+            Some(script) => {
+                script.push_str(line);
+                script.push('\n');
+            }
         }
     }
     assert!(
-        blocks >= 4,
+        blocks >= 12,
         "the README marks its runnable examples ({blocks} found)"
     );
 }
@@ -288,7 +312,7 @@ fn help_and_man_give_durations_formats_job_file_and_rule_tests() {
         "a whole number of ms, s, m, h or d, or several combined: 500ms, 10s, 5m, 1h30m, 1d",
         "Window size, tumbling unless --slide is given (default 1m)",
         // job-file tables (--config)
-        "[output] with path, format, alerts, alerts_format, late_output, on_alert, fail_on_alert",
+        "[output] with path, format, alerts, alerts_format, late_output, html, on_alert, fail_on_alert",
         "[checkpoint] with path, every, incremental",
         "[[alert]] table per rule with name, when, for, clear, severity",
         "output = \"report.csv\", checkpoint = \"run.ckpt\", alert = [\"hot: avg(value) > 90 for 3\"]",
