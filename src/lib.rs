@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod decode;
 pub mod error;
+pub mod export;
 pub mod expr;
 pub mod history;
 pub mod html;

@@ -1,7 +1,7 @@
 //! The vigil binary: allocator, argument parsing, dispatch, exit status.
 
 use clap::Parser;
-use vigil::cli::args::{Cli, Command};
+use vigil::cli::args::{Cli, Command, ExportTarget};
 use vigil::error::{Error, EXIT_ALERTS};
 
 #[global_allocator]
@@ -40,6 +40,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Check(args) => vigil::cli::check::run(&args),
         Command::Test(args) => vigil::cli::ruletest::run(&args.files),
+        Command::Export(ExportTarget::Flink(args)) => vigil::cli::export::flink(&args),
         Command::Man => {
             vigil::sink::console::print(&vigil::cli::man::render())?;
             Ok(0)

@@ -22,6 +22,13 @@ const TEST_EXAMPLES: &str = "\
 Examples:
   vigil test testdata/rules.test.toml";
 
+const EXPORT_FLINK_EXAMPLES: &str = "\
+Examples:
+  vigil export flink -c testdata/job.toml -o /data/report > job.sql
+  sql-client.sh -f job.sql
+  vigil export flink --flink-source kafka --kafka-brokers kafka-1:9092 --kafka-topic metrics \\
+      --format csv --columns ts,host,metric,value --time ts --key host --window 1m -o /data/report";
+
 /// Windowed event-time aggregates and threshold alerts over files, stdin and TCP.
 #[derive(Debug, Parser)]
 #[command(name = "vigil", version, about, propagate_version = true)]
@@ -69,6 +76,9 @@ pub enum Command {
     /// prints the expected (-) and actual (+) events.
     #[command(after_help = TEST_EXAMPLES)]
     Test(TestArgs),
+    /// Print the same job as a script for another engine (see `vigil export flink`).
+    #[command(subcommand)]
+    Export(ExportTarget),
     /// Print a shell completion script on stdout.
     Completions(CompletionArgs),
     /// Print the man page (roff) on stdout.
@@ -83,6 +93,35 @@ pub struct RunArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub job: JobArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// Print a Flink SQL script (Flink 2.x, for `sql-client.sh -f`) that runs
+    /// the job on a Flink cluster; exit 2 naming any feature that does not map.
+    #[command(after_help = EXPORT_FLINK_EXAMPLES)]
+    Flink(FlinkExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlinkExportArgs {
+    /// Input files (they become Flink filesystem tables at their absolute
+    /// paths); `-` and tcp:// inputs need --flink-source kafka.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Where the Flink job reads its records: `files` (default: the inputs) or
+    /// `kafka` (a topic, with --kafka-brokers and --kafka-topic).
+    #[arg(long, value_name = "KIND")]
+    pub flink_source: Option<String>,
+    /// Kafka bootstrap servers for --flink-source kafka, e.g. kafka-1:9092,kafka-2:9092.
+    #[arg(long, value_name = "HOSTS")]
+    pub kafka_brokers: Option<String>,
+    /// Kafka topic for --flink-source kafka; each message is one record (a CSV
+    /// line or a JSON object).
+    #[arg(long, value_name = "TOPIC")]
+    pub kafka_topic: Option<String>,
 }
 
 #[derive(Debug, Args)]
