@@ -244,3 +244,23 @@ pub fn chromium() -> Option<Chromium> {
         Err(why) => unavailable("Chromium (Debian package chromium)", &why),
     }
 }
+
+/// PyFlink (`apache-flink` 2.3.0 from PyPI) in `target/pyflink`, on Java 17
+/// from Debian: a local Flink mini-cluster for the export tests. Returns the
+/// venv's `python`, or None (after saying why) outside CI when it cannot be had.
+pub fn pyflink() -> Option<PathBuf> {
+    if let Err(why) = debian("java", &["openjdk-17-jre-headless"]) {
+        return unavailable("Java 17 for Flink", &why);
+    }
+    match python_venv(
+        "pyflink",
+        &[PYFLINK_PACKAGE],
+        "import pyflink.table; import pyflink.version",
+    ) {
+        Ok(python) => Some(python),
+        Err(why) => unavailable("PyFlink", &why),
+    }
+}
+
+/// The Flink the export tests run on.
+pub const PYFLINK_PACKAGE: &str = "apache-flink==2.3.0";

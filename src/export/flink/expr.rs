@@ -147,7 +147,7 @@ pub fn java_regex(pattern: &str) -> String {
             continue;
         }
         if c == '(' {
-            let rest: String = chars[i..chars.len().min(i + 3)].iter().collect();
+            let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
             let name_start = if rest.starts_with("(?P<") {
                 Some(i + 4)
             } else if rest.starts_with("(?<") && !matches!(chars.get(i + 3), Some('=') | Some('!'))

@@ -246,7 +246,7 @@ pub fn script(job: &Job, options: &FlinkOptions, inputs: &[InputLayout]) -> Resu
         .unwrap_or(crate::time::TimeFormat::Auto);
     let ms = time::millis(&raw_time, &time_format)?;
     sources(&mut s, job, options, inputs, &columns, &ms, needs_ms);
-    records(&mut s, job, inputs, &columns, late)?;
+    records(&mut s, job, inputs, &columns, late, needs_ms)?;
     let window_aggs = selected(&mut s, job, &columns, &aggregates, late, needs_ms)?;
     windows(&mut s, job, &window_aggs, late);
     let rules = rule_views(&mut s, job, &aggregates)?;
@@ -654,6 +654,7 @@ fn records(
     inputs: &[InputLayout],
     columns: &Columns,
     late: bool,
+    needs_ms: bool,
 ) -> Result<()> {
     let physical: Vec<String> = columns.physical().iter().map(|(n, _)| ident(n)).collect();
     let mut keep = vec![format!("`vigil_time` > TO_TIMESTAMP_LTZ({BAD_TIME_MS}, 3)")];
@@ -664,8 +665,10 @@ fn records(
     for i in 0..inputs.len() {
         let mut cols = physical.clone();
         cols.push("`vigil_time`".into());
-        if late {
+        if needs_ms {
             cols.push("`vigil_ms`".into());
+        }
+        if late {
             cols.push(format!("{} AS `vigil_late`", late_expr(job)));
         }
         selects.push(format!(
@@ -746,7 +749,14 @@ fn selected(
     let mut inputs = Inputs { items: Vec::new() };
     let mut agg_sql = Vec::new();
     for spec in &aggregates.specs {
-        agg_sql.push(aggregate_sql(job, spec, &evals, columns, &mut inputs));
+        agg_sql.push(aggregate_sql(
+            job,
+            spec,
+            &aggregates.specs,
+            &evals,
+            columns,
+            &mut inputs,
+        ));
     }
     let mut cols: Vec<String> = columns.physical().iter().map(|(n, _)| ident(n)).collect();
     cols.push("`vigil_time`".into());
@@ -792,6 +802,7 @@ fn selected(
 fn aggregate_sql(
     job: &Job,
     spec: &AggSpec,
+    specs: &[AggSpec],
     evals: &[(String, String)],
     columns: &Columns,
     inputs: &mut Inputs,
@@ -820,11 +831,28 @@ fn aggregate_sql(
     match spec.func {
         AggFunc::Count => "COUNT(*)".to_string(),
         AggFunc::CountField | AggFunc::Distinct => {
-            let sql = match &eval {
-                Some(e) => e.clone(),
-                None => format!("NULLIF({}, '')", columns.field(field)),
+            // vigil's count(FIELD) counts numbers when the field also feeds a
+            // numeric aggregate, else non-empty values; distinct is of the text
+            let numbers = spec.func == AggFunc::CountField
+                && specs.iter().any(|o| {
+                    o.field.as_deref() == Some(field)
+                        && !matches!(
+                            o.func,
+                            AggFunc::Count
+                                | AggFunc::CountField
+                                | AggFunc::RateCount
+                                | AggFunc::Distinct
+                        )
+                });
+            let col = if numbers {
+                numeric()
+            } else {
+                let sql = match &eval {
+                    Some(e) => e.clone(),
+                    None => format!("NULLIF({}, '')", columns.field(field)),
+                };
+                ident(&inputs.alias(sql))
             };
-            let col = ident(&inputs.alias(sql));
             if spec.func == AggFunc::Distinct {
                 format!("COUNT(DISTINCT {col})")
             } else {
