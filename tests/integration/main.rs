@@ -14,6 +14,7 @@ mod engine;
 mod engine_paths;
 mod errors;
 mod exact_sums;
+mod export;
 mod flink;
 mod history;
 mod html;
