@@ -2,12 +2,10 @@
 //! the export flags into [`FlinkOptions`], and prints the script. Owns only
 //! that wiring; the translation lives in [`crate::export`].
 
-use std::io::Write as _;
-
 use super::args::FlinkExportArgs;
-use super::config::Job;
 use crate::error::{Error, Result};
 use crate::export::flink::{FlinkOptions, FlinkSource};
+use crate::job::Job;
 
 /// Prints the Flink SQL script for the job on stdout; exit 0, or a usage error.
 pub fn flink(args: &FlinkExportArgs) -> Result<i32> {
@@ -15,16 +13,7 @@ pub fn flink(args: &FlinkExportArgs) -> Result<i32> {
     let options = flink_options(args)?;
     let layouts = crate::export::inspect_inputs(&job, &options)?;
     let script = crate::export::flink::script(&job, &options, &layouts)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(script.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Error::BrokenPipe
-            } else {
-                Error::runtime(format!("writing the script: {e}"))
-            }
-        })?;
+    crate::sink::console::print(&script)?;
     Ok(0)
 }
 

@@ -6,16 +6,17 @@
 //! its first line, the way `vigil run` decides) and, for CSV, its column names
 //! (the header, or `--columns`). Reading those first lines is the only I/O of
 //! an export; the generators themselves are pure functions of the job and
-//! these layouts. Must not touch the run pipeline (`app`, `shard`, `window`).
+//! these layouts. The format is chosen by the run's own rule
+//! (`pipeline::input::choose_format`); nothing else of the run is used.
 
 pub mod flink;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{FormatChoice, InputSpec, Job};
 use crate::decode::Format;
 use crate::error::{Error, Result};
+use crate::job::{FormatChoice, InputSpec, Job};
 use flink::{FlinkOptions, FlinkSource};
 
 /// Longest first line read to learn an input's header or format.
@@ -110,35 +111,17 @@ fn file_layout(job: &Job, path: &Path) -> Result<InputLayout> {
             path.display()
         ))
     })?;
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let by_extension = match (job.format, ext) {
-        (FormatChoice::Fixed(f), _) => Some(f),
-        (FormatChoice::Auto, "csv") => Some(Format::Csv),
-        (FormatChoice::Auto, "jsonl" | "ndjson") => Some(Format::Jsonl),
-        (FormatChoice::Auto, _) => None,
-    };
-    let needs_line =
-        by_extension.is_none() || (by_extension == Some(Format::Csv) && job.has_header);
-    let line = if needs_line {
-        Some(first_line(path)?)
-    } else {
-        None
-    };
-    let format = match by_extension {
-        Some(f) => f,
-        None => {
-            let l = line.as_deref().unwrap_or_default();
-            if l.trim_ascii_start().starts_with(b"{") {
-                Format::Jsonl
-            } else {
-                crate::decode::logs::sniff(l).unwrap_or(Format::Csv)
-            }
-        }
-    };
+    // the first line: the CSV header, and what `--format auto` sniffs
+    let line = first_line(path)?;
+    let format = crate::pipeline::input::choose_format(
+        job,
+        Some(path),
+        (!line.is_empty()).then_some(line.as_slice()),
+    );
     let columns = if format != Format::Csv {
         Vec::new()
     } else if job.has_header {
-        let l = line.as_deref().unwrap_or_default();
+        let l = line.as_slice();
         if l.is_empty() {
             return Err(Error::usage(format!(
                 "input {}: the file is empty, so its CSV header cannot be read; give --no-header --columns a,b,c",

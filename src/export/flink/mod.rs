@@ -34,10 +34,10 @@ use std::fmt::Write as _;
 
 use crate::agg::{AggFunc, AggSpec};
 use crate::alert::{Condition, Rule};
-use crate::cli::{AlertsFormat, BadRecordPolicy, Job, OutputFormat, WindowSpec};
 use crate::decode::Format;
 use crate::error::{Error, Result};
 use crate::export::InputLayout;
+use crate::job::{AlertsFormat, BadRecordPolicy, FormatChoice, Job, OutputFormat, WindowSpec};
 use crate::plan::RecordPlan;
 use expr::{Kind, Name, Sql};
 
@@ -269,7 +269,7 @@ fn refuse_what_does_not_map(job: &Job, options: &FlinkOptions) -> Result<()> {
     {
         if ms > MAX_INTERVAL_MS {
             return Err(refuse(
-                &format!("{flag} of {}", crate::cli::check::human_duration(ms)),
+                &format!("{flag} of {}", crate::time::format_duration(ms)),
                 "Flink SQL's interval literals hold at most 99 days",
             ));
         }
@@ -337,7 +337,7 @@ fn refuse_what_does_not_map(job: &Job, options: &FlinkOptions) -> Result<()> {
             ));
         }
     }
-    if let crate::cli::FormatChoice::Fixed(f) = job.format {
+    if let FormatChoice::Fixed(f) = job.format {
         refuse_format(f)?;
     }
     Ok(())
@@ -444,6 +444,17 @@ fn columns_for(
     }
 }
 
+/// The window in words, for the script's first lines.
+fn describe_window(w: WindowSpec) -> String {
+    let d = crate::time::format_duration;
+    match w {
+        WindowSpec::Tumbling { size } => format!("tumbling {}", d(size)),
+        WindowSpec::Sliding { size, slide } => format!("sliding {} every {}", d(size), d(slide)),
+        WindowSpec::Session { gap } => format!("session, gap {}", d(gap)),
+        WindowSpec::Count { n } => format!("count, every {n} records per key"),
+    }
+}
+
 fn header(s: &mut String, job: &Job, options: &FlinkOptions) {
     let _ = writeln!(
         s,
@@ -453,8 +464,8 @@ fn header(s: &mut String, job: &Job, options: &FlinkOptions) {
     let _ = writeln!(
         s,
         "-- Window: {}; watermark = max event time - {}.",
-        crate::cli::check::describe_window(job.window),
-        crate::cli::check::human_duration(job.max_delay)
+        describe_window(job.window),
+        crate::time::format_duration(job.max_delay)
     );
     if let FlinkSource::Kafka { .. } = options.source {
         let _ = writeln!(
@@ -472,7 +483,7 @@ fn header(s: &mut String, job: &Job, options: &FlinkOptions) {
     if job.checkpoint.is_some() {
         not_exported.push("--checkpoint (Flink keeps its own checkpoints)");
     }
-    if job.max_keys != crate::cli::config::DEFAULT_MAX_KEYS {
+    if job.max_keys != crate::job::DEFAULT_MAX_KEYS {
         not_exported.push("--max-keys (Flink's state grows with the keys)");
     }
     if job.idle_timeout.is_some() {
