@@ -49,8 +49,8 @@ script (Flink 2.x, for sql\-client.sh \-f) that computes the same report, alert
 events and late records on a Flink cluster. File inputs become filesystem
 tables; \fB\-\-flink\-source\fR kafka with \fB\-\-kafka\-brokers\fR and
 \fB\-\-kafka\-topic\fR reads a Kafka topic instead. A feature that Flink SQL
-cannot express the same way (count windows, absent(), first/last, log presets,
-strftime times, processing time) is refused with exit status 2.
+cannot express the same way (count windows, absent(), first/last, history
+functions, log presets, strftime times, processing time) is refused with exit status 2.
 .SH EXIT STATUS
 0 success; 1 runtime failure (I/O error, \fB\-\-on\-bad\-record fail\fR, or
 every record read was bad); 2 usage or job error (bad flag, rule, job file,

@@ -261,3 +261,16 @@ fn windows_longer_than_flinks_intervals_are_refused() {
 fn inputs_with_other_columns_are_refused() {
     insta::assert_snapshot!(export(&["m.csv", "other.csv", "--time", "ts"]));
 }
+
+#[test]
+fn history_functions_are_refused() {
+    insta::assert_snapshot!(refused(&[
+        "--agg",
+        "count(), predict_linear(avg(value), 1h, 30m)"
+    ]));
+    let rule = refused(&["--alert", "odd: zscore(avg(value), 1h) > 3"]);
+    assert!(
+        rule.contains("history function (zscore_avg_value)"),
+        "{rule}"
+    );
+}

@@ -196,6 +196,12 @@ pub fn script(job: &Job, options: &FlinkOptions, inputs: &[InputLayout]) -> Resu
         rule_values: plan.rules.iter().map(|r| r.value_output).collect(),
     };
     for spec in &aggregates.specs {
+        if let AggFunc::History(_) = spec.func {
+            return Err(refuse(
+                &format!("history function ({})", spec.column),
+                "predict_linear, deriv, zscore, robust_z, ewma and holt read a key's series of earlier windows; Flink SQL's window aggregates keep no state from one window to the next",
+            ));
+        }
         if matches!(spec.func, AggFunc::First | AggFunc::Last) {
             return Err(refuse(
                 &format!("{}()", if spec.func == AggFunc::First { "first" } else { "last" }),
@@ -879,7 +885,7 @@ fn aggregate_sql(
         AggFunc::Rate => format!("SUM({}) / {seconds}", numeric()),
         AggFunc::RateCount => format!("COUNT(*) / {seconds}"),
         AggFunc::Quantile(q) => format!("PERCENTILE({}, {q})", numeric()),
-        AggFunc::First | AggFunc::Last => unreachable!("refused"),
+        AggFunc::First | AggFunc::Last | AggFunc::History(_) => unreachable!("refused"),
     }
 }
 
