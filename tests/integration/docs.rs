@@ -363,7 +363,7 @@ fn completions_and_man_page_carry_each_flags_help() {
         let (Some(long), Some(short_help)) = (arg.get_long(), arg.get_help()) else {
             continue;
         };
-        if long == "help" {
+        if long == "help" || arg.is_hide_set() {
             continue;
         }
         let short_help = short_help.to_string();
