@@ -142,6 +142,10 @@ pub struct Job {
     pub max_keys: u64,
     /// `--max-line-bytes`: a longer line is a bad record
     pub max_line_bytes: usize,
+    /// `--watermark per-input`: each file input keeps its own watermark
+    pub watermark_per_input: bool,
+    /// `--input-field NAME`: a field holding each record's input name
+    pub input_field: Option<String>,
     /// `--max-connections`: TCP connections open at once
     pub max_connections: usize,
     pub threads: usize,

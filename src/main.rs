@@ -32,7 +32,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Run(args) => {
             let job = vigil::job::Job::from_args(&args.inputs, &args.job)?;
             let outcome = vigil::pipeline::run(&job)?;
-            Ok(if job.fail_on_alert && outcome.alerts_fired > 0 {
+            Ok(if let Some(sig) = outcome.interrupted {
+                128 + sig
+            } else if job.fail_on_alert && outcome.alerts_fired > 0 {
                 EXIT_ALERTS
             } else {
                 0

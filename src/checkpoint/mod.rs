@@ -26,7 +26,7 @@ const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// Bumped whenever the payload layout changes; older files are refused.
 /// 2: input tail hashes and per-key history-function state; 3: the
 /// `--html` page's store after the keys.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -90,6 +90,8 @@ pub struct Checkpoint {
     pub max_seen: i64,
     pub wm: i64,
     pub seq: u64,
+    /// `--watermark per-input`: each file input's (max event time, watermark)
+    pub input_clocks: Vec<(i64, i64)>,
     pub counters: Counters,
     pub keys: Vec<KeyEntry>,
     /// The `--html` page's memory of the run (None: the run had no --html).
@@ -104,6 +106,7 @@ pub struct Snapshot<'a> {
     pub max_seen: i64,
     pub wm: i64,
     pub seq: u64,
+    pub input_clocks: Vec<(i64, i64)>,
     pub counters: Counters,
     pub keys: Vec<&'a KeyEntry>,
     pub html: Option<&'a PageStore>,
@@ -150,6 +153,13 @@ pub fn fingerprint(job: &Job) -> u64 {
         "max_delay={};max_line={};",
         job.max_delay, job.max_line_bytes
     );
+    if job.watermark_per_input || job.input_field.is_some() {
+        let _ = write!(
+            s,
+            "watermark_per_input={};input_field={:?};",
+            job.watermark_per_input, job.input_field
+        );
+    }
     for r in &job.rules {
         let _ = write!(s, "rule={};", r.text);
     }
@@ -543,6 +553,7 @@ mod format_tests {
                     max_seen: 9,
                     wm: 9,
                     seq: 1,
+                    input_clocks: vec![(7, 2)],
                     counters: Counters::default(),
                     keys: Vec::new(),
                     html: Some(&history),
@@ -560,8 +571,8 @@ mod format_tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, bytes) = written(dir.path());
         assert_eq!(&bytes[..8], b"VIGILCKP");
-        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
-        assert_eq!(FORMAT_VERSION, 3, "bump this test with the version");
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 4);
+        assert_eq!(FORMAT_VERSION, 4, "bump this test with the version");
         assert_eq!(
             u64::from_le_bytes(bytes[12..20].try_into().unwrap()),
             0xfeed
@@ -572,6 +583,7 @@ mod format_tests {
         assert_eq!(crc, crc32fast::hash(&bytes[HEADER_LEN..]));
         let back = load(&path, 0xfeed).unwrap();
         assert_eq!(back.outputs, vec![5, 0, 0, 0]);
+        assert_eq!(back.input_clocks, vec![(7, 2)]);
         let history = back
             .html
             .expect("the page history")
@@ -585,11 +597,11 @@ mod format_tests {
     fn a_file_of_the_previous_format_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut bytes) = written(dir.path());
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let err = load(&path, 0xfeed).unwrap_err().to_string();
         assert!(
-            err.contains("format version 2 where this vigil reads version 3"),
+            err.contains("format version 3 where this vigil reads version 4"),
             "{err}"
         );
     }

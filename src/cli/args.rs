@@ -242,6 +242,20 @@ pub struct JobArgs {
     /// Bounded out-of-orderness (watermark delay, a DUR as for --window); default 0.
     #[arg(long, value_name = "DUR")]
     pub max_delay: Option<String>,
+    /// `global` (default): the inputs are one stream in event time and share
+    /// one watermark. `per-input`: each file input has its own watermark
+    /// (one series per file, as NAB's files are): a file's records are late
+    /// only by that file's own times, and windows still open when a file
+    /// ends close as later files' times pass them or at the end. File inputs
+    /// only; not with absent(), which needs one watermark; rows are in
+    /// report order within each file.
+    #[arg(long, value_name = "SCOPE")]
+    pub watermark: Option<String>,
+    /// Adds a field NAME holding each record's input (its path as given,
+    /// `<stdin>` or `tcp://PEER`), usable in --key, --where, --eval and
+    /// aggregates like any field, e.g. `--input-field series --key series`.
+    #[arg(long, value_name = "NAME")]
+    pub input_field: Option<String>,
     /// Records too late for their window go to FILE (same format as input).
     #[arg(long, value_name = "FILE")]
     pub late_output: Option<PathBuf>,

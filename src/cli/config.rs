@@ -280,6 +280,27 @@ impl Job {
             Some(v) => time::parse_delay(&v)
                 .map_err(|e| Error::usage(format!("{}: {e}", origin(mdf).name("max-delay"))))?,
         };
+        let (wm_scope, wmf) = pick!(cli, fa, watermark);
+        let watermark_per_input = match wm_scope.as_deref() {
+            None | Some("global") => false,
+            Some("per-input") => true,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "{} '{other}': expected global or per-input",
+                    origin(wmf).name("watermark")
+                )))
+            }
+        };
+        let (input_field, iff) = pick!(cli, fa, input_field);
+        if let Some(name) = &input_field {
+            if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
+                return Err(Error::usage(format!(
+                    "{} '{}': expected a field name",
+                    origin(iff).name("input-field"),
+                    crate::sink::console::escape_controls(name)
+                )));
+            }
+        }
         let (late_output, _) = pick!(cli, fa, late_output);
         let (it, itf) = pick!(cli, fa, idle_timeout);
         let idle_timeout = dur(it, itf, "idle-timeout")?;
@@ -480,6 +501,21 @@ impl Job {
             evals: eval_origins,
             rules: rule_origins,
         };
+        if watermark_per_input {
+            if !inputs.iter().all(|i| matches!(i, InputSpec::File(_))) {
+                return Err(Error::usage(
+                    "--watermark per-input: every input must be a file (stdin and TCP streams share one watermark)",
+                ));
+            }
+            if rules
+                .iter()
+                .any(|r| matches!(r.condition, crate::alert::Condition::Absent(_)))
+            {
+                return Err(Error::usage(
+                    "--watermark per-input cannot go with absent(): a dead-man switch needs one watermark for all keys",
+                ));
+            }
+        }
         Ok(Job {
             origins,
             inputs,
@@ -498,6 +534,8 @@ impl Job {
             where_text,
             evals,
             max_delay,
+            watermark_per_input,
+            input_field,
             late_output,
             html,
             idle_timeout,

@@ -19,7 +19,7 @@ use crate::source::pieces::{for_each_line, Piece};
 use crate::window::Layout;
 
 use super::input::InputState;
-use super::parse::{time_of_filtered, BadLine};
+use super::parse::{overlong, time_of_filtered, BadLine};
 
 /// A record of a piece that is late by the piece's own watermark.
 #[derive(Debug, Clone, Copy)]
@@ -224,9 +224,14 @@ pub fn fold_piece(
                 error,
             });
         };
+        if let Some(b) = overlong(plan, start, line) {
+            out.bad.push(b);
+            return;
+        }
         if let Err(e) = decoder.decode(line, &mut scratch.slots) {
             return bad(e, out);
         }
+        plan.set_input(&mut scratch.slots, &input.name);
         out.key.clear();
         out.values.clear();
         match plan.extract(

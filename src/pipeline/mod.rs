@@ -19,7 +19,7 @@ mod snapshot;
 mod status;
 mod streams;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,8 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How a run ended, for the exit status.
 pub struct Outcome {
     pub alerts_fired: u64,
+    /// a file run stopped by this signal (SIGINT, SIGTERM): exit 128 + it
+    pub interrupted: Option<i32>,
 }
 
 /// The running pipeline: shards, watermark, outputs and counters.
@@ -56,6 +58,10 @@ struct Pipeline<'a> {
     fold: bool,
     buf: BatchBuffers,
     clock: Watermark,
+    /// `--watermark per-input`: each file input's watermark while another is read
+    input_clocks: Vec<Watermark>,
+    /// the input whose watermark `clock` is (per-input mode)
+    clock_input: Option<usize>,
     emit: Emitter,
     /// this run's counters
     counters: Counters,
@@ -70,6 +76,33 @@ struct Pipeline<'a> {
     started: Instant,
     /// true when the run continues from a checkpoint
     resumed: bool,
+}
+
+impl Pipeline<'_> {
+    /// `--watermark per-input`: makes input `i`'s watermark the current one
+    /// (the sequence of records goes on across inputs).
+    fn use_input_clock(&mut self, i: usize) {
+        if self.input_clocks.len() <= i {
+            self.input_clocks
+                .resize(i + 1, Watermark::new(self.job.max_delay));
+        }
+        if let Some(cur) = self.clock_input {
+            self.input_clocks[cur] = self.clock;
+        }
+        let seq = self.clock.seq;
+        self.clock = self.input_clocks[i];
+        self.clock.seq = seq;
+        self.clock_input = Some(i);
+    }
+
+    /// Every input's watermark as (max event time, watermark), for a checkpoint.
+    fn input_clock_state(&self) -> Vec<(i64, i64)> {
+        let mut clocks = self.input_clocks.clone();
+        if let Some(cur) = self.clock_input {
+            clocks[cur] = self.clock;
+        }
+        clocks.iter().map(|c| (c.max_seen, c.wm)).collect()
+    }
 }
 
 /// Opens the outputs: created, or on resume truncated to their checkpointed length.
@@ -166,6 +199,8 @@ pub fn run(job: &Job) -> Result<Outcome> {
         fold,
         buf: BatchBuffers::default(),
         clock: Watermark::new(job.max_delay),
+        input_clocks: Vec::new(),
+        clock_input: None,
         emit,
         counters: Counters::default(),
         prior: Counters::default(),
@@ -180,21 +215,32 @@ pub fn run(job: &Job) -> Result<Outcome> {
         p.restore(ck);
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicUsize::new(0));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, stop.clone());
+        let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
     }
 
     let mut store = job
         .checkpoint
         .as_ref()
         .map(|path| checkpoint::Store::new(path.clone(), fingerprint, job.checkpoint_every));
+    let mut interrupted = None;
     let connections = if job.all_files() {
-        files::run_files(&mut p, job, &mut store)?;
+        if let files::FilesEnd::Interrupted(sig) =
+            files::run_files(&mut p, job, &mut store, &signal)?
+        {
+            interrupted = Some(sig);
+        }
         None
     } else {
         streams::run_streams(&mut p, job, &mut store, &stop)?
     };
-    if !job.incremental {
+    // A file run stopped by a signal keeps its open windows in the checkpoint,
+    // so running the same command again resumes exactly; without one, what
+    // was read is reported.
+    let keep_open = job.incremental || (interrupted.is_some() && store.is_some());
+    if !keep_open {
         p.flush_all()?;
     }
     p.emit.finish()?;
@@ -241,7 +287,19 @@ pub fn run(job: &Job) -> Result<Outcome> {
             c.records
         )));
     }
+    if let Some(sig) = interrupted {
+        crate::diag!(
+            "vigil: stopped by signal {sig} after {} bytes{}",
+            p.bytes_read,
+            if store.is_some() {
+                "; the checkpoint holds where it stopped: run the same command again to resume"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(Outcome {
         alerts_fired: p.total_counters().alerts_fired,
+        interrupted,
     })
 }

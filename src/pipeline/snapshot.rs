@@ -30,6 +30,7 @@ impl Pipeline<'_> {
                 max_seen: self.clock.max_seen,
                 wm: self.clock.wm,
                 seq: self.clock.seq,
+                input_clocks: self.input_clock_state(),
                 counters,
                 keys,
                 html: self.emit.html.as_ref().map(|h| h.store()),
@@ -63,6 +64,11 @@ impl Pipeline<'_> {
     /// Continues from `ck`: watermark, counters, input positions, key state.
     pub(super) fn restore(&mut self, ck: Checkpoint) {
         self.clock = Watermark::restored(self.job.max_delay, ck.max_seen, ck.wm, ck.seq);
+        self.input_clocks = ck
+            .input_clocks
+            .iter()
+            .map(|&(max_seen, wm)| Watermark::restored(self.job.max_delay, max_seen, wm, ck.seq))
+            .collect();
         self.prior = ck.counters;
         self.positions = ck.positions;
         if let Some(h) = &mut self.emit.html {

@@ -18,6 +18,7 @@ mod export;
 mod flink;
 mod history;
 mod html;
+mod inputs;
 mod logs;
 mod model;
 mod run;
