@@ -16,6 +16,7 @@ mod errors;
 mod exact_sums;
 mod export;
 mod flink;
+mod fuzz;
 mod history;
 mod html;
 mod inputs;
