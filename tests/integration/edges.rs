@@ -503,33 +503,9 @@ fn a_nul_byte_in_a_key_stopped_the_hook_from_starting() {
 fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
     let dir = tempdir();
     write(dir.path(), "m.csv", CSV);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // a live run that holds the checkpoint until it is stopped
-    let first = Command::new(bin())
-        .args([
-            "run",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--time",
-            "ts",
-            "--checkpoint",
-            "c.ckpt",
-            "-q",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _watchdog = crate::common::watchdog(first.id(), 60);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the first run did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let first = spawn_tcp_run(dir.path(), &["--time", "ts", "--checkpoint", "c.ckpt"]);
+    let _watchdog = crate::common::watchdog(first.child.id(), 60);
     let second = run_in(
         dir.path(),
         &["run", "m.csv", "--time", "ts", "--checkpoint", "c.ckpt"],
@@ -542,19 +518,12 @@ fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
         second.stderr
     );
     assert!(
-        second.stderr.contains(&format!("pid {}", first.id())),
+        second.stderr.contains(&format!("pid {}", first.child.id())),
         "{}",
         second.stderr
     );
-    // SAFETY: signalling the child this test started.
-    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
-    let out = first.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = stop(first);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
 #[test]
@@ -828,24 +797,48 @@ fn rotations_between_incremental_runs_match_one_run_over_every_line() {
     }
 }
 
-/// vigil listening on a free loopback port; returns the child and the address.
-fn spawn_tcp_run(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(bin())
+/// A `vigil run tcp://127.0.0.1:0 ...`: the port is the one vigil bound and
+/// printed (a port picked by the test could be taken by a parallel test).
+struct TcpRun {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn_tcp_run(dir: &Path, args: &[&str]) -> TcpRun {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
         .arg("run")
-        .arg(format!("tcp://{addr}"))
+        .arg("tcp://127.0.0.1:0")
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    (child, addr)
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            panic!("vigil ended without listening: {seen}");
+        }
+        seen.push_str(&line);
+        if let Some(a) = line.trim().strip_prefix("vigil: listening on tcp://") {
+            break a.to_string();
+        }
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut rest = String::new();
+        use std::io::Read;
+        let _ = lines.read_to_string(&mut rest);
+        seen + &rest
+    });
+    TcpRun {
+        child,
+        addr,
+        stderr,
+    }
 }
 
 fn connect(addr: &str) -> std::net::TcpStream {
@@ -860,16 +853,16 @@ fn connect(addr: &str) -> std::net::TcpStream {
 }
 
 /// SIGTERM, then the output.
-fn stop(child: std::process::Child) -> Ran {
+fn stop(run: TcpRun) -> Ran {
     // SAFETY: signalling the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) };
+    let out = run.child.wait_with_output().unwrap();
     use std::os::unix::process::ExitStatusExt;
     Ran {
         code: out.status.code(),
         signal: out.status.signal(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr: run.stderr.join().unwrap(),
     }
 }
 
@@ -892,7 +885,7 @@ fn closed_by_peer(s: &mut std::net::TcpStream, wait: Duration) -> bool {
 fn a_tcp_client_without_the_jobs_header_ended_the_whole_run() {
     use std::io::Write;
     let dir = tempdir();
-    let (child, addr) = spawn_tcp_run(
+    let run = spawn_tcp_run(
         dir.path(),
         &[
             "--time",
@@ -903,7 +896,8 @@ fn a_tcp_client_without_the_jobs_header_ended_the_whole_run() {
             "count(), sum(value)",
         ],
     );
-    let _watchdog = crate::common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(run.child.id(), 60);
+    let addr = run.addr.clone();
     let mut good = connect(&addr);
     good.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,a,1\n")
         .unwrap();
@@ -927,7 +921,7 @@ fn a_tcp_client_without_the_jobs_header_ended_the_whole_run() {
         .unwrap();
     drop((good, late));
     std::thread::sleep(Duration::from_millis(400));
-    let out = stop(child);
+    let out = stop(run);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
         out.stdout,
@@ -961,11 +955,12 @@ fn a_tcp_client_without_the_jobs_header_ended_the_whole_run() {
 fn concurrent_tcp_connections_were_unbounded() {
     use std::io::Write;
     let dir = tempdir();
-    let (child, addr) = spawn_tcp_run(
+    let run = spawn_tcp_run(
         dir.path(),
         &["--time", "ts", "--agg", "count()", "--max-connections", "2"],
     );
-    let _watchdog = crate::common::watchdog(child.id(), 60);
+    let _watchdog = crate::common::watchdog(run.child.id(), 60);
+    let addr = run.addr.clone();
     let mut first = connect(&addr);
     first.write_all(b"ts,v\n").unwrap();
     let mut second = connect(&addr);
@@ -988,7 +983,7 @@ fn concurrent_tcp_connections_were_unbounded() {
     assert!(!closed_by_peer(&mut fourth, Duration::from_millis(300)));
     drop((first, fourth));
     std::thread::sleep(Duration::from_millis(300));
-    let out = stop(child);
+    let out = stop(run);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr.contains("connections=3 refused_connections=1 "),
@@ -1007,7 +1002,7 @@ fn concurrent_tcp_connections_were_unbounded() {
 fn an_endless_tcp_line_grew_memory_without_bound() {
     use std::io::Write;
     let dir = tempdir();
-    let (child, addr) = spawn_tcp_run(
+    let run = spawn_tcp_run(
         dir.path(),
         &[
             "--time",
@@ -1020,7 +1015,8 @@ fn an_endless_tcp_line_grew_memory_without_bound() {
             "bad.txt",
         ],
     );
-    let _watchdog = crate::common::watchdog(child.id(), 90);
+    let _watchdog = crate::common::watchdog(run.child.id(), 90);
+    let addr = run.addr.clone();
     let mut c = connect(&addr);
     c.write_all(b"ts,v\n2026-01-01T00:00:01Z,1\n").unwrap();
     // 32 MiB without a newline, then the line ends and a good one follows
@@ -1029,7 +1025,7 @@ fn an_endless_tcp_line_grew_memory_without_bound() {
         c.write_all(&block).unwrap();
     }
     // SAFETY: reading our child's status file.
-    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", run.child.id()))
         .unwrap()
         .lines()
         .find_map(|l| {
@@ -1040,7 +1036,7 @@ fn an_endless_tcp_line_grew_memory_without_bound() {
     c.write_all(b"\n2026-01-01T00:00:02Z,1\n").unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(400));
-    let out = stop(child);
+    let out = stop(run);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         rss_kb < 40 << 10,
