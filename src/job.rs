@@ -133,6 +133,8 @@ pub struct Job {
     pub alerts: Option<PathBuf>,
     pub alerts_format: AlertsFormat,
     pub on_alert: Option<String>,
+    /// `--webhook`, `--alertmanager`, `--alert-ttl`
+    pub delivery: crate::deliver::DeliveryJob,
     pub fail_on_alert: bool,
     pub checkpoint: Option<PathBuf>,
     pub checkpoint_every: i64,

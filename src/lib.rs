@@ -8,6 +8,7 @@ pub mod alert;
 pub mod checkpoint;
 pub mod cli;
 pub mod decode;
+pub mod deliver;
 pub mod error;
 pub mod export;
 pub mod expr;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::deliver::firing::FiringSet;
 use crate::error::{Error, Result};
 use crate::html::PageStore;
 use crate::job::Job;
@@ -25,8 +26,9 @@ use crate::stats::Counters;
 const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// Bumped whenever the payload layout changes; older files are refused.
 /// 2: input tail hashes and per-key history-function state; 3: the
-/// `--html` page's store after the keys.
-pub const FORMAT_VERSION: u32 = 4;
+/// `--html` page's store after the keys; 4: per-input watermarks; 5: the
+/// firing alerts (start and value) after the page's store.
+pub const FORMAT_VERSION: u32 = 5;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -96,6 +98,9 @@ pub struct Checkpoint {
     pub keys: Vec<KeyEntry>,
     /// The `--html` page's memory of the run (None: the run had no --html).
     pub html: Option<PageStore>,
+    /// firing alerts with their start and value (version 4): re-sent to
+    /// Alertmanager targets on resume
+    pub firing: FiringSet,
 }
 
 /// The same, borrowed from the running pipeline for writing.
@@ -110,6 +115,7 @@ pub struct Snapshot<'a> {
     pub counters: Counters,
     pub keys: Vec<&'a KeyEntry>,
     pub html: Option<&'a PageStore>,
+    pub firing: FiringSet,
     #[serde(skip)]
     pub last: bool,
 }
@@ -184,7 +190,14 @@ pub fn load(path: &Path, fingerprint: u64) -> Result<Checkpoint> {
     if version != FORMAT_VERSION {
         return Err(refuse(
             path,
-            &format!("unreadable: format version {version} where this vigil reads version {FORMAT_VERSION} (a newer vigil's file, or a corrupt one)"),
+            &format!(
+                "unreadable: format version {version} where this vigil reads version {FORMAT_VERSION} ({})",
+                if version < FORMAT_VERSION {
+                    "made by an older vigil"
+                } else {
+                    "a newer vigil's file, or a corrupt one"
+                }
+            ),
         ));
     }
     let fp = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
@@ -557,6 +570,7 @@ mod format_tests {
                     counters: Counters::default(),
                     keys: Vec::new(),
                     html: Some(&history),
+                    firing: FiringSet::default(),
                     last: true,
                 },
                 Vec::new(),
@@ -571,8 +585,8 @@ mod format_tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, bytes) = written(dir.path());
         assert_eq!(&bytes[..8], b"VIGILCKP");
-        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 4);
-        assert_eq!(FORMAT_VERSION, 4, "bump this test with the version");
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
+        assert_eq!(FORMAT_VERSION, 5, "bump this test with the version");
         assert_eq!(
             u64::from_le_bytes(bytes[12..20].try_into().unwrap()),
             0xfeed
@@ -597,11 +611,11 @@ mod format_tests {
     fn a_file_of_the_previous_format_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut bytes) = written(dir.path());
-        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let err = load(&path, 0xfeed).unwrap_err().to_string();
         assert!(
-            err.contains("format version 3 where this vigil reads version 4"),
+            err.contains("format version 4 where this vigil reads version 5"),
             "{err}"
         );
     }
@@ -610,6 +624,7 @@ mod format_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Transition;
 
     #[test]
     fn a_second_lock_on_one_checkpoint_is_refused_until_the_first_is_released() {
@@ -627,4 +642,41 @@ mod tests {
         drop(first);
         let _again = lock(&path).expect("free once the first run ended");
     }
+
+    /// The payload layout, pinned: a change here must bump FORMAT_VERSION
+    /// (version 3: the --html store after the keys; version 4: the firing set after it).
+    #[test]
+    fn payload_layout_is_pinned() {
+        let mut firing = FiringSet::default();
+        firing.apply(1, b"\x01\x00\x00\x00a", Transition::Firing, 60_000, "2.5");
+        let snap = Snapshot {
+            positions: &[],
+            outputs: vec![10, 20, 0, 0],
+            max_seen: 61_000,
+            wm: 60_000,
+            seq: 7,
+            input_clocks: vec![(61_000, 60_000)],
+            counters: Counters::default(),
+            keys: Vec::new(),
+            html: None,
+            firing,
+            last: true,
+        };
+        let bytes = postcard::to_stdvec(&snap).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(FORMAT_VERSION, 5);
+        assert_eq!(
+            hex, PINNED_V5,
+            "the checkpoint payload changed: bump FORMAT_VERSION"
+        );
+        let back: Checkpoint = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.outputs, [10, 20, 0, 0]);
+        assert_eq!((back.max_seen, back.wm, back.seq), (61_000, 60_000, 7));
+        assert_eq!(back.firing, snap.firing);
+    }
+
+    /// positions, outputs, max_seen, wm, seq, one per-input watermark, counters, keys,
+    /// no html store, then the firing set: one entry (rule 1, key "a") since 60000 with value "2.5".
+    const PINNED_V5: &str =
+        "00040a14000090b907c0a907070190b907c0a90700000000000000000000000101050100000061c0a90703322e35";
 }

@@ -295,6 +295,19 @@ pub struct JobArgs {
     /// stdin and as VIGIL_* environment variables.
     #[arg(long, value_name = "CMD")]
     pub on_alert: Option<String>,
+    /// POST each alert event as one JSON object (the JSONL alert fields) to
+    /// URL; repeatable. http:// and https://; user:password@ in the URL is
+    /// sent as Basic authentication and never printed.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Vec<String>,
+    /// Send alerts to a Prometheus Alertmanager (API v2, URL/api/v2/alerts);
+    /// repeatable. Firing alerts are re-sent every --alert-ttl/4.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Vec<String>,
+    /// How long Alertmanager keeps a firing alert that is not re-sent
+    /// (endsAt = now + DUR; default 5m). vigil re-sends every DUR/4 while it runs.
+    #[arg(long, value_name = "DUR")]
+    pub alert_ttl: Option<String>,
     /// Exit status 3 if any alert fired during the run.
     #[arg(long)]
     pub fail_on_alert: bool,

@@ -9,6 +9,8 @@ use super::jobfile::{self, JobFileSource};
 use crate::agg;
 use crate::alert::Rule;
 use crate::decode::Format;
+use crate::deliver::target::TargetUrl;
+use crate::deliver::{DeliveryJob, DEFAULT_ALERT_TTL_MS, MIN_ALERT_TTL_MS};
 use crate::error::{Error, Result};
 use crate::expr::{Expr, ExprError};
 use crate::job::{
@@ -361,6 +363,42 @@ impl Job {
         };
         let (on_alert, _) = pick!(cli, fa, on_alert);
         let fail_on_alert = cli.fail_on_alert || fa.as_ref().is_some_and(|f| f.fail_on_alert);
+        let delivery = {
+            // Repeatable: the flags replace the job file's list, like --alert.
+            let targets = |flag: &str, cli_list: &[String], file_list: Option<&Vec<String>>| {
+                let (list, from_file) = match file_list {
+                    Some(f) if cli_list.is_empty() => (f.clone(), true),
+                    _ => (cli_list.to_vec(), false),
+                };
+                list.iter()
+                    .map(|text| {
+                        TargetUrl::parse(text).map_err(|e| {
+                            Error::usage(format!("{}: {e}", origin(from_file).name(flag)))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            };
+            let webhooks = targets("webhook", &cli.webhook, fa.as_ref().map(|f| &f.webhook))?;
+            let alertmanagers = targets(
+                "alertmanager",
+                &cli.alertmanager,
+                fa.as_ref().map(|f| &f.alertmanager),
+            )?;
+            let (ttl, ttlf) = pick!(cli, fa, alert_ttl);
+            let alert_ttl_ms = dur(ttl, ttlf, "alert-ttl")?.unwrap_or(DEFAULT_ALERT_TTL_MS);
+            if alert_ttl_ms < MIN_ALERT_TTL_MS {
+                return Err(Error::usage(format!(
+                    "{}: {} is too short; expected at least 1s (firing alerts are re-sent every ttl/4)",
+                    origin(ttlf).name("alert-ttl"),
+                    super::check::human_duration(alert_ttl_ms)
+                )));
+            }
+            DeliveryJob {
+                webhooks,
+                alertmanagers,
+                alert_ttl_ms,
+            }
+        };
         let (checkpoint, _) = pick!(cli, fa, checkpoint);
         let (ce, cef) = pick!(cli, fa, checkpoint_every);
         let checkpoint_every =
@@ -545,6 +583,7 @@ impl Job {
             alerts,
             alerts_format,
             on_alert,
+            delivery,
             fail_on_alert,
             checkpoint,
             checkpoint_every,

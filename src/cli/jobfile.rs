@@ -107,6 +107,24 @@ impl<'de> Deserialize<'de> for AlertList {
     }
 }
 
+/// URLs: a TOML array, or one string holding one URL (never split: a URL
+/// may contain commas).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum UrlList {
+    List(Vec<String>),
+    One(String),
+}
+
+impl UrlList {
+    fn into_list(self) -> Vec<String> {
+        match self {
+            UrlList::List(v) => v,
+            UrlList::One(s) => vec![s],
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertTable {
@@ -170,6 +188,9 @@ struct JobFile {
     alerts_format: Option<String>,
     on_alert: Option<String>,
     fail_on_alert: Option<bool>,
+    webhook: Option<UrlList>,
+    alertmanager: Option<UrlList>,
+    alert_ttl: Option<String>,
     checkpoint: Option<FlagOrTable<CheckpointTable>>,
     checkpoint_every: Option<String>,
     incremental: Option<bool>,
@@ -267,6 +288,12 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         alerts_format: file.alerts_format,
         on_alert: file.on_alert,
         fail_on_alert: file.fail_on_alert.unwrap_or(false),
+        webhook: file.webhook.map(UrlList::into_list).unwrap_or_default(),
+        alertmanager: file
+            .alertmanager
+            .map(UrlList::into_list)
+            .unwrap_or_default(),
+        alert_ttl: file.alert_ttl,
         checkpoint: None,
         checkpoint_every: file.checkpoint_every,
         incremental: file.incremental.unwrap_or(false),

@@ -1,12 +1,14 @@
 //! The one room that writes a run's outputs: the report rows and alert events
 //! the shards produced (in report order), late records, bad records (file,
-//! stderr messages, `--on-bad-record fail`), the `--on-alert` hook, and the
+//! stderr messages, `--on-bad-record fail`), the `--on-alert` hook, the
+//! HTTP delivery targets (`deliver`, handed each event in order) and the
 //! `--html` page (fed the same rows, events and per-input counts). Reads
 //! what the shards and the parser left in their buffers; changes no state of
 //! theirs beyond draining those buffers.
 
 use crate::agg::AggValue;
 use crate::alert::notify::Notifier;
+use crate::deliver::{Delivery, DeliveryEvent};
 use crate::error::{Error, Result};
 use crate::html::{HtmlReport, RunFigures};
 use crate::job::BadRecordPolicy;
@@ -40,11 +42,20 @@ pub struct Emitter {
     pub bad_file: Option<Output>,
     pub notifier: Option<Notifier>,
     pub html: Option<HtmlReport>,
+    /// webhooks and Alertmanagers; also keeps the firing set for checkpoints
+    pub delivery: Delivery,
     fail_on_bad: bool,
     bad_reported: u64,
     warned_keys: bool,
     /// report columns already warned about for a result beyond f64's range
     warned_overflow: Vec<bool>,
+}
+
+/// Who hears of each alert event besides the alert file: the `--on-alert`
+/// command and the HTTP delivery targets.
+pub struct AlertHooks {
+    pub notifier: Option<Notifier>,
+    pub delivery: Delivery,
 }
 
 impl Emitter {
@@ -53,7 +64,7 @@ impl Emitter {
         alerts: AlertWriter,
         late: Option<Output>,
         bad_file: Option<Output>,
-        notifier: Option<Notifier>,
+        hooks: AlertHooks,
         html: Option<HtmlReport>,
         policy: &BadRecordPolicy,
     ) -> Emitter {
@@ -62,8 +73,9 @@ impl Emitter {
             alerts,
             late,
             bad_file,
-            notifier,
+            notifier: hooks.notifier,
             html,
+            delivery: hooks.delivery,
             fail_on_bad: *policy == BadRecordPolicy::Fail,
             bad_reported: 0,
             warned_keys: false,
@@ -236,9 +248,21 @@ impl Emitter {
             self.alerts
                 .write(e, &info)
                 .map_err(|err| write_error("alerts", err))?;
-            if let Some(n) = &self.notifier {
-                json.clear();
+            json.clear();
+            if self.notifier.is_some() || self.delivery.has_webhooks() {
                 self.alerts.event_json(e, &info, &mut json);
+            }
+            self.delivery.on_event(
+                &DeliveryEvent {
+                    rule: e.rule,
+                    key: &e.key,
+                    state: e.transition,
+                    time: e.time,
+                    value: e.value,
+                },
+                &json,
+            );
+            if let Some(n) = &self.notifier {
                 let key = crate::plan::key_fields(&e.key)
                     .map(|f| String::from_utf8_lossy(f).into_owned())
                     .collect::<Vec<_>>()

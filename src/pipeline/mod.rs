@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::alert::notify::Notifier;
 use crate::checkpoint::{self, Checkpoint, InputPosition};
+use crate::deliver::payload::RuleText;
+use crate::deliver::{Delivery, Timing};
 use crate::error::{Error, Result};
 use crate::html::HtmlReport;
 use crate::job::{BadRecordPolicy, Job};
@@ -36,7 +38,7 @@ use crate::stats::Counters;
 use crate::window::Layout;
 
 use batch::BatchBuffers;
-use emit::Emitter;
+use emit::{AlertHooks, Emitter};
 
 /// Concurrent `--on-alert` commands, and each one's time limit.
 const NOTIFY_RUNNING: usize = 4;
@@ -111,6 +113,7 @@ fn open_outputs(
     plan: &RecordPlan,
     resumed: Option<&Checkpoint>,
     notifier: Option<Notifier>,
+    delivery: Delivery,
 ) -> Result<Emitter> {
     let live = !job.all_files();
     let agg_columns: Vec<String> = plan.specs[..plan.visible]
@@ -152,7 +155,7 @@ fn open_outputs(
         alerts,
         late,
         bad_file,
-        notifier,
+        AlertHooks { notifier, delivery },
         html,
         &job.on_bad_record,
     ))
@@ -190,7 +193,26 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .on_alert
         .clone()
         .map(|cmd| Notifier::new(cmd, NOTIFY_RUNNING, NOTIFY_TIMEOUT));
-    let emit = open_outputs(job, &plan, resumed.as_ref(), notifier)?;
+    // Delivery threads start now: Alertmanager targets re-send the
+    // checkpoint's firing alerts at once.
+    let delivery = Delivery::start(
+        &job.delivery,
+        &job.key,
+        plan.rules
+            .iter()
+            .map(|r| RuleText {
+                name: r.rule.name.clone(),
+                severity: r.rule.severity.clone(),
+                text: r.rule.text.clone(),
+            })
+            .collect(),
+        resumed
+            .as_ref()
+            .map(|c| c.firing.clone())
+            .unwrap_or_default(),
+        Timing::from_env(),
+    );
+    let emit = open_outputs(job, &plan, resumed.as_ref(), notifier, delivery)?;
     let fold = engine.layout.has_panes() && !job.per_record;
     let mut p = Pipeline {
         job,
@@ -259,6 +281,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .take()
         .map(Notifier::finish)
         .unwrap_or_default();
+    let delivery = p.emit.delivery.finish();
     if !job.quiet {
         let firing: usize = p
             .shards
@@ -274,6 +297,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
                 firing,
                 elapsed: started.elapsed(),
                 notify: &notify,
+                delivery: &delivery,
                 store: store.as_ref(),
                 connections: connections.as_ref(),
             })

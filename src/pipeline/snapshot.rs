@@ -1,7 +1,8 @@
 //! The pipeline's state to and from a checkpoint, only between batches:
 //! output lengths (synced first), input positions, the watermark, every key's
-//! windows and alert state, the counters and the `--html` page's history
-//! (the page itself is written at each checkpoint). The checkpoint room owns the
+//! windows and alert state, the counters, the firing alerts delivery
+//! re-sends and the `--html` page's history (the page itself is written
+//! at each checkpoint). The checkpoint room owns the
 //! file format and the atomic store; this room only gathers and restores.
 
 use crate::checkpoint::{self, Checkpoint};
@@ -34,6 +35,7 @@ impl Pipeline<'_> {
                 counters,
                 keys,
                 html: self.emit.html.as_ref().map(|h| h.store()),
+                firing: self.emit.delivery.firing(),
                 last,
             },
             to_sync,

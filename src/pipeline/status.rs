@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::alert::notify::NotifyStats;
 use crate::checkpoint;
+use crate::deliver::DeliveryStats;
 use crate::job::Job;
 use crate::stats::Counters;
 
@@ -155,6 +156,8 @@ pub struct Summary<'a> {
     pub firing: usize,
     pub elapsed: Duration,
     pub notify: &'a NotifyStats,
+    /// webhook and Alertmanager deliveries
+    pub delivery: &'a DeliveryStats,
     pub store: Option<&'a checkpoint::Store>,
     /// TCP inputs: connections accepted, refused (--max-connections), bad
     pub connections: Option<&'a super::streams::ConnectionCounts>,
@@ -194,11 +197,27 @@ pub fn summary_line(s: &Summary<'_>) -> String {
             c.accepted, c.refused, c.bad
         ));
     }
-    if s.notify.started > 0 {
+    // --on-alert commands and HTTP deliveries share the failed/dropped counts.
+    let commands = s.notify.started > 0;
+    let http = s.delivery.targets > 0;
+    if commands || http {
         line.push_str(&format!(
-            " notify_failed={} notify_timed_out={} notify_dropped={}",
-            s.notify.failed, s.notify.timed_out, s.notify.dropped
+            " notify_failed={}",
+            s.notify.failed + s.delivery.failed
         ));
+        if commands {
+            line.push_str(&format!(" notify_timed_out={}", s.notify.timed_out));
+        }
+        line.push_str(&format!(
+            " notify_dropped={}",
+            s.notify.dropped + s.delivery.dropped
+        ));
+        if http {
+            line.push_str(&format!(
+                " notify_delivered={} notify_resent={}",
+                s.delivery.delivered, s.delivery.resent
+            ));
+        }
     }
     line
 }

@@ -6,6 +6,7 @@ mod common;
 mod components;
 
 mod absent_model;
+mod alertmanager;
 mod alerts;
 mod checkpoint;
 mod docs;
@@ -24,3 +25,4 @@ mod logs;
 mod model;
 mod run;
 mod usability;
+mod webhook;
