@@ -16,6 +16,15 @@ use crate::time::TimeFormat;
 pub const DEFAULT_MAX_KEYS: u64 = 1_000_000;
 /// Default `--checkpoint-every`, in milliseconds of wall time.
 pub const DEFAULT_CHECKPOINT_EVERY_MS: i64 = 10_000;
+/// Default `--max-line-bytes`: longer than any log or JSON event line seen in
+/// practice, small enough that a thousand connections each holding one
+/// endless line stay within a gigabyte.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+/// The largest `--max-line-bytes`: line spans are 32-bit, and a batch holds
+/// at least one whole line.
+pub const MAX_LINE_BYTES_LIMIT: usize = 1 << 30;
+/// Default `--max-connections`: TCP connections open at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Window used when none of --window, --session, --count-window is given.
 pub const DEFAULT_WINDOW_MS: i64 = 60_000;
 
@@ -124,6 +133,8 @@ pub struct Job {
     pub alerts: Option<PathBuf>,
     pub alerts_format: AlertsFormat,
     pub on_alert: Option<String>,
+    /// `--webhook`, `--alertmanager`, `--alert-ttl`
+    pub delivery: crate::deliver::DeliveryJob,
     pub fail_on_alert: bool,
     pub checkpoint: Option<PathBuf>,
     pub checkpoint_every: i64,
@@ -131,9 +142,19 @@ pub struct Job {
     pub fresh: bool,
     pub on_bad_record: BadRecordPolicy,
     pub max_keys: u64,
+    /// `--max-line-bytes`: a longer line is a bad record
+    pub max_line_bytes: usize,
+    /// `--watermark per-input`: each file input keeps its own watermark
+    pub watermark_per_input: bool,
+    /// `--input-field NAME`: a field holding each record's input name
+    pub input_field: Option<String>,
+    /// `--max-connections`: TCP connections open at once
+    pub max_connections: usize,
     pub threads: usize,
     pub quiet: bool,
     pub progress: bool,
+    /// engine path for tests: every record applied one by one (hidden flag)
+    pub per_record: bool,
 }
 
 impl Job {

@@ -1,7 +1,7 @@
 //! The vigil binary: allocator, argument parsing, dispatch, exit status.
 
 use clap::Parser;
-use vigil::cli::args::{Cli, Command};
+use vigil::cli::args::{Cli, Command, ExportTarget};
 use vigil::error::{Error, EXIT_ALERTS};
 
 #[global_allocator]
@@ -32,7 +32,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Run(args) => {
             let job = vigil::job::Job::from_args(&args.inputs, &args.job)?;
             let outcome = vigil::pipeline::run(&job)?;
-            Ok(if job.fail_on_alert && outcome.alerts_fired > 0 {
+            Ok(if let Some(sig) = outcome.interrupted {
+                128 + sig
+            } else if job.fail_on_alert && outcome.alerts_fired > 0 {
                 EXIT_ALERTS
             } else {
                 0
@@ -40,6 +42,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Check(args) => vigil::cli::check::run(&args),
         Command::Test(args) => vigil::cli::ruletest::run(&args.files),
+        Command::Export(ExportTarget::Flink(args)) => vigil::cli::export::flink(&args),
         Command::Man => {
             vigil::sink::console::print(&vigil::cli::man::render())?;
             Ok(0)

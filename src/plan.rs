@@ -108,6 +108,8 @@ pub struct RecordPlan {
     /// `--agg (avg_value)`, `job.toml:5: key 'where'`), for messages.
     pub field_uses: Vec<String>,
     pub time_slot: Option<usize>,
+    /// `--input-field`: the slot filled with the record's input name, not by decoders
+    pub input_slot: Option<usize>,
     pub key_slots: Vec<usize>,
     pub key_names: Vec<String>,
     evals: Vec<(Compiled, Vec<Source>)>,
@@ -121,6 +123,8 @@ pub struct RecordPlan {
     pub rule_specs_end: usize,
     pub rules: Vec<RulePlan>,
     pub history: HistoryEval,
+    /// `--max-line-bytes`: a longer line is a bad record, never decoded
+    pub max_line: usize,
 }
 
 /// Reusable per-thread buffers for [`RecordPlan::extract`].
@@ -412,7 +416,12 @@ impl RecordPlan {
             };
             inputs.push((source, input.numeric));
         }
+        let input_slot = job
+            .input_field
+            .as_deref()
+            .and_then(|name| fields.names.iter().position(|f| f == name));
         Ok(RecordPlan {
+            input_slot,
             fields: fields.names,
             field_uses: fields.uses,
             time_slot,
@@ -427,6 +436,7 @@ impl RecordPlan {
             rule_specs_end,
             rules,
             history,
+            max_line: job.max_line_bytes,
         })
     }
 
@@ -692,7 +702,29 @@ impl Fields {
     }
 }
 
+/// What decoders are asked for in place of the `--input-field` name: no
+/// header, object or log line names a field this way.
+pub const NOT_DECODED: &str = "\u{0}input";
+
 impl RecordPlan {
+    /// The field names decoders fill: `fields`, with the input field (filled
+    /// from the input's name after decoding) replaced by [`NOT_DECODED`].
+    pub fn decoded_fields(&self) -> Vec<String> {
+        let mut f = self.fields.clone();
+        if let Some(s) = self.input_slot {
+            f[s] = NOT_DECODED.to_string();
+        }
+        f
+    }
+
+    /// Fills the input field's slot, after a line was decoded.
+    #[inline]
+    pub fn set_input(&self, slots: &mut FieldSlots, input_name: &str) {
+        if let Some(s) = self.input_slot {
+            slots.set_owned(s, input_name.as_bytes());
+        }
+    }
+
     /// One line per aggregate whose field held no number in `tally` while
     /// some of its values were not numbers (`max(path)` over text): its
     /// column is empty, which is seldom what was meant.
@@ -740,8 +772,8 @@ impl RecordPlan {
         what: &str,
         listing: &str,
     ) -> Result<(), String> {
-        for (name, used_by) in self.fields.iter().zip(&self.field_uses) {
-            if available.contains(&name.as_str()) {
+        for (i, (name, used_by)) in self.fields.iter().zip(&self.field_uses).enumerate() {
+            if available.contains(&name.as_str()) || self.input_slot == Some(i) {
                 continue;
             }
             // The listing may be a header any client sent: bounded and escaped.

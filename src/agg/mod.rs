@@ -423,7 +423,7 @@ struct SlotAcc {
 }
 
 /// Accumulator state for one (window, key). Serializable for checkpoints.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AggState {
     count: u64,
     slots: Vec<SlotAcc>,
@@ -534,6 +534,27 @@ impl AggPlan {
         }
     }
 
+    /// Empties `state` for reuse, keeping what it allocated where it can.
+    pub fn reset_state(&self, state: &mut AggState) {
+        state.count = 0;
+        for acc in &mut state.slots {
+            acc.n = 0;
+            acc.sum = ExactSum::default();
+            acc.min = f64::INFINITY;
+            acc.max = f64::NEG_INFINITY;
+            acc.squares = ExactSum::default();
+            acc.squares_overflow = false;
+            acc.first = None;
+            acc.last = None;
+            if let Some(q) = &mut acc.quantiles {
+                q.clear();
+            }
+            if let Some(d) = &mut acc.distinct {
+                d.clear();
+            }
+        }
+    }
+
     /// Adds one record. `seq` is its input position (ties for first/last).
     #[inline]
     pub fn update(&self, state: &mut AggState, time_ms: i64, seq: u64, values: &[SlotValue]) {
@@ -575,6 +596,19 @@ impl AggPlan {
         }
     }
 
+    /// Moves the input positions recorded for first/last ties by `base`: a
+    /// piece's partial numbers its records from 0, the run from `base`.
+    pub fn rebase_seq(&self, state: &mut AggState, base: u64) {
+        if base == 0 {
+            return;
+        }
+        for acc in &mut state.slots {
+            for at in [&mut acc.first, &mut acc.last].into_iter().flatten() {
+                at.1 += base;
+            }
+        }
+    }
+
     /// Merges `other` into `into`.
     pub fn merge(&self, into: &mut AggState, other: &AggState) {
         into.count += other.count;
@@ -609,6 +643,17 @@ impl AggPlan {
 
     /// Final values, one per spec, in spec order.
     pub fn finish(&self, state: &AggState, window_len_ms: i64, out: &mut Vec<AggValue>) {
+        QUANTILE_SCRATCH
+            .with(|scratch| self.finish_with(state, window_len_ms, out, &mut scratch.borrow_mut()))
+    }
+
+    fn finish_with(
+        &self,
+        state: &AggState,
+        window_len_ms: i64,
+        out: &mut Vec<AggValue>,
+        scratch: &mut Vec<f64>,
+    ) {
         let secs = window_len_ms as f64 / 1000.0;
         for &(func, slot) in &self.outputs {
             let acc = slot.map(|s| &state.slots[s]);
@@ -641,7 +686,7 @@ impl AggPlan {
                         AggFunc::Quantile(q) => a
                             .quantiles
                             .as_ref()
-                            .and_then(|x| x.quantile(q))
+                            .and_then(|x| x.quantile(q, scratch))
                             .map_or(AggValue::Null, AggValue::Float),
                         AggFunc::Distinct => {
                             AggValue::Int(a.distinct.as_ref().map_or(0, |d| d.count()))
@@ -658,6 +703,11 @@ impl AggPlan {
     }
 }
 
+thread_local! {
+    /// Values of one window, copied for selection when a percentile is finished.
+    static QUANTILE_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The sample variance of a slot's values (n >= 2).
 fn variance(a: &SlotAcc, n: u64) -> f64 {
     if a.squares_overflow {
@@ -672,24 +722,181 @@ fn variance(a: &SlotAcc, n: u64) -> f64 {
 /// range, 1.8e308) is undefined too: nothing here, `null` in JSON, never
 /// `inf` or `NaN`, so CSV, table and JSON agree.
 pub fn write_value(value: AggValue, out: &mut Vec<u8>) {
-    use std::io::Write;
     match value {
-        AggValue::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        AggValue::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         AggValue::Float(f) if !f.is_finite() => {}
         // -0.0 too: `{}` would print "-0"
         AggValue::Float(0.0) => out.push(b'0'),
-        AggValue::Float(f) => {
-            let _ = write!(out, "{f}");
-        }
+        AggValue::Float(f) => write_display_f64(f, out),
         AggValue::Null => {}
+    }
+}
+
+/// True when `f`'s exact decimal value has at most 18 significant digits
+/// (or may have: huge values with factors of 5), the only values where two
+/// shortest round-trip strings can tie.
+fn has_short_expansion(f: f64) -> bool {
+    let bits = f.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (mut m, mut e) = if exp == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1 << 52), exp - 1075)
+    };
+    let tz = m.trailing_zeros();
+    m >>= tz;
+    e += tz as i32;
+    let short = |mut v: u128| {
+        while v % 10 == 0 {
+            v /= 10;
+        }
+        v < 1_000_000_000_000_000_000
+    };
+    if e >= 0 {
+        if e <= 64 {
+            short((m as u128) << e)
+        } else {
+            m % 5 == 0
+        }
+    } else if e >= -27 {
+        // f = m * 5^-e / 10^-e with m odd: the digits of m * 5^-e
+        short(m as u128 * 5u128.pow((-e) as u32))
+    } else {
+        false // m * 5^-e > 10^18 and odd: more than 18 digits
+    }
+}
+
+/// Appends a finite, nonzero f64 exactly as Rust's `{}` prints it: the
+/// shortest digits that round-trip laid out in plain decimal, never with an
+/// exponent. ryu finds those digits several times faster than the standard
+/// formatter, and both pick the shortest string closest to the value; they
+/// differ only on an exact tie between two such strings (ryu takes the even
+/// one, `{}` rounds up), which needs a value whose exact decimal expansion is
+/// at most 18 digits long: those, and whole numbers, take other paths.
+/// Tests compare with `{}` on millions of values, ties included.
+pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
+    const TWO53: f64 = 9_007_199_254_740_992.0;
+    if f.fract() == 0.0 && f.abs() < TWO53 {
+        out.extend_from_slice(itoa::Buffer::new().format(f as i64).as_bytes());
+        return;
+    }
+    if has_short_expansion(f) {
+        use std::io::Write;
+        let _ = write!(out, "{f}");
+        return;
+    }
+    let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(f).as_bytes();
+    let (neg, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    // ryu: digits with an optional '.', then an optional exponent
+    let (mantissa, exp) = match text.iter().position(|&c| c == b'e') {
+        Some(e) => {
+            let exp: i32 = std::str::from_utf8(&text[e + 1..])
+                .ok()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0);
+            (&text[..e], exp)
+        }
+        None => (text, 0),
+    };
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    let mut point = mantissa.len() as i32; // digits before the decimal point
+    for (i, &c) in mantissa.iter().enumerate() {
+        if c == b'.' {
+            point = i as i32;
+        } else {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    // leading zeros ("0.001") and trailing zeros ("1.0") are not significant
+    let lead = digits[..n].iter().take_while(|&&c| c == b'0').count();
+    let digits_sig = &digits[lead..n];
+    let trail = digits_sig.iter().rev().take_while(|&&c| c == b'0').count();
+    let sig = &digits_sig[..digits_sig.len() - trail];
+    let point = point - lead as i32 + exp;
+    if neg {
+        out.push(b'-');
+    }
+    if point <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-point) as usize));
+        out.extend_from_slice(sig);
+    } else if point as usize >= sig.len() {
+        out.extend_from_slice(sig);
+        out.extend(std::iter::repeat_n(b'0', point as usize - sig.len()));
+    } else {
+        out.extend_from_slice(&sig[..point as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&sig[point as usize..]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_are_laid_out_like_rust_display() {
+        let check = |f: f64| {
+            let mut out = Vec::new();
+            write_display_f64(f, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{f}"), "{f:e}");
+        };
+        for f in [
+            1.0,
+            0.5,
+            60.0,
+            2018.4269999999992,
+            1e21,
+            1e22,
+            1.5e-7,
+            123456789.0,
+            0.1,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e-300,
+            9007199254740993.0,
+            100.0,
+            0.001,
+            -0.25,
+            -1e100,
+            1.7976931348623157e300,
+            4.35,
+            0.30000000000000004,
+        ] {
+            check(f);
+            check(-f);
+        }
+        // a tie: 1658206780088562.25 is as close to ...562.2 as to ...562.3
+        check(1658206780088562.0 + 0.25);
+        // random bit patterns across the whole range, everyday decimals and
+        // their averages, and values with short binary fractions (ties)
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        // VIGIL_FLOAT_CHECKS=25000000 for the long proof (see BENCHMARKS.md)
+        let rounds: u64 = std::env::var("VIGIL_FLOAT_CHECKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
+        for i in 0..rounds {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() && f != 0.0 {
+                check(f);
+            }
+            check((x % 1_000_000) as f64 / 100.0 + (i % 7) as f64);
+            check((x % 1_000_000) as f64 / 100.0 / (1 + i % 23) as f64);
+            check((x >> 11) as f64 / (1u64 << (x % 60)) as f64);
+        }
+    }
 
     fn plan(list: &str) -> (AggPlan, Vec<AggSpec>) {
         let specs = parse_agg_list(list).unwrap();

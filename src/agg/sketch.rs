@@ -106,9 +106,18 @@ impl Quantiles {
         }
     }
 
+    /// Empty again, keeping the exact list's allocation.
+    pub fn clear(&mut self) {
+        match self {
+            Quantiles::Exact(values) => values.clear(),
+            Quantiles::Sketch(_) => *self = Quantiles::default(),
+        }
+    }
+
     /// The q-quantile: exact with linear interpolation between closest ranks
-    /// (numpy's default) while exact, else the sketch's estimate.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
+    /// (numpy's default) while exact, else the sketch's estimate. `scratch`
+    /// is reused for the selection.
+    pub fn quantile(&self, q: f64, scratch: &mut Vec<f64>) -> Option<f64> {
         match self {
             Quantiles::Exact(values) => {
                 if values.is_empty() {
@@ -116,7 +125,9 @@ impl Quantiles {
                 }
                 // The two closest ranks by selection, not a full sort: the
                 // lo-th smallest, then the smallest of what lies above it.
-                let mut v = values.clone();
+                scratch.clear();
+                scratch.extend_from_slice(values);
+                let v = scratch;
                 let h = (v.len() - 1) as f64 * q;
                 let lo = h.floor() as usize;
                 let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
@@ -187,6 +198,14 @@ impl Distinct {
                     h.merge(o);
                 }
             }
+        }
+    }
+
+    /// Empty again, keeping the exact set's allocation.
+    pub fn clear(&mut self) {
+        match self {
+            Distinct::Exact(set) => set.clear(),
+            Distinct::Hll(_) => *self = Distinct::default(),
         }
     }
 
@@ -293,10 +312,10 @@ mod tests {
         for v in [4.0, 1.0, 3.0, 2.0] {
             q.add(v);
         }
-        assert_eq!(q.quantile(0.5), Some(2.5));
-        assert_eq!(q.quantile(0.95), Some(3.8499999999999996)); // numpy.percentile([1,2,3,4], 95)
-        assert_eq!(q.quantile(0.0), Some(1.0));
-        assert_eq!(Quantiles::default().quantile(0.5), None);
+        assert_eq!(q.quantile(0.5, &mut Vec::new()), Some(2.5));
+        assert_eq!(q.quantile(0.95, &mut Vec::new()), Some(3.8499999999999996)); // numpy.percentile([1,2,3,4], 95)
+        assert_eq!(q.quantile(0.0, &mut Vec::new()), Some(1.0));
+        assert_eq!(Quantiles::default().quantile(0.5, &mut Vec::new()), None);
     }
 
     #[test]
@@ -322,7 +341,7 @@ mod tests {
             assert!(matches!(q, Quantiles::Sketch(_)));
             all.sort_by(f64::total_cmp);
             for p in [0.5, 0.9, 0.95, 0.99] {
-                let got = q.quantile(p).unwrap();
+                let got = q.quantile(p, &mut Vec::new()).unwrap();
                 let (lo, hi) = exact(&all, p);
                 let (lo, hi) = (lo.min(hi), lo.max(hi));
                 let ok = got >= lo - lo.abs() * 0.01 && got <= hi + hi.abs() * 0.01;
@@ -344,7 +363,7 @@ mod tests {
             matches!(a, Quantiles::Sketch(_)),
             "1200 values switch to the sketch"
         );
-        let median = a.quantile(0.5).unwrap();
+        let median = a.quantile(0.5, &mut Vec::new()).unwrap();
         assert!((median - 599.5).abs() <= 599.5 * 0.011, "{median}");
     }
 

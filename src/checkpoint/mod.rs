@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::deliver::firing::FiringSet;
 use crate::error::{Error, Result};
 use crate::html::PageStore;
 use crate::job::Job;
@@ -25,8 +26,9 @@ use crate::stats::Counters;
 const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// Bumped whenever the payload layout changes; older files are refused.
 /// 2: input tail hashes and per-key history-function state; 3: the
-/// `--html` page's store after the keys.
-pub const FORMAT_VERSION: u32 = 3;
+/// `--html` page's store after the keys; 4: per-input watermarks; 5: the
+/// firing alerts (start and value) after the page's store.
+pub const FORMAT_VERSION: u32 = 5;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -90,10 +92,15 @@ pub struct Checkpoint {
     pub max_seen: i64,
     pub wm: i64,
     pub seq: u64,
+    /// `--watermark per-input`: each file input's (max event time, watermark)
+    pub input_clocks: Vec<(i64, i64)>,
     pub counters: Counters,
     pub keys: Vec<KeyEntry>,
     /// The `--html` page's memory of the run (None: the run had no --html).
     pub html: Option<PageStore>,
+    /// firing alerts with their start and value (version 4): re-sent to
+    /// Alertmanager targets on resume
+    pub firing: FiringSet,
 }
 
 /// The same, borrowed from the running pipeline for writing.
@@ -104,9 +111,11 @@ pub struct Snapshot<'a> {
     pub max_seen: i64,
     pub wm: i64,
     pub seq: u64,
+    pub input_clocks: Vec<(i64, i64)>,
     pub counters: Counters,
     pub keys: Vec<&'a KeyEntry>,
     pub html: Option<&'a PageStore>,
+    pub firing: FiringSet,
     #[serde(skip)]
     pub last: bool,
 }
@@ -145,7 +154,18 @@ pub fn fingerprint(job: &Job) -> u64 {
     for (name, _, text) in &job.evals {
         let _ = write!(s, "eval {name}={text};");
     }
-    let _ = write!(s, "max_delay={};", job.max_delay);
+    let _ = write!(
+        s,
+        "max_delay={};max_line={};",
+        job.max_delay, job.max_line_bytes
+    );
+    if job.watermark_per_input || job.input_field.is_some() {
+        let _ = write!(
+            s,
+            "watermark_per_input={};input_field={:?};",
+            job.watermark_per_input, job.input_field
+        );
+    }
     for r in &job.rules {
         let _ = write!(s, "rule={};", r.text);
     }
@@ -170,7 +190,14 @@ pub fn load(path: &Path, fingerprint: u64) -> Result<Checkpoint> {
     if version != FORMAT_VERSION {
         return Err(refuse(
             path,
-            &format!("unreadable: format version {version} where this vigil reads version {FORMAT_VERSION} (a newer vigil's file, or a corrupt one)"),
+            &format!(
+                "unreadable: format version {version} where this vigil reads version {FORMAT_VERSION} ({})",
+                if version < FORMAT_VERSION {
+                    "made by an older vigil"
+                } else {
+                    "a newer vigil's file, or a corrupt one"
+                }
+            ),
         ));
     }
     let fp = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
@@ -394,9 +421,14 @@ pub fn lock(path: &Path) -> Result<CheckpointLock> {
     Ok(CheckpointLock { _file: file })
 }
 
-/// The background writer: a channel of serialized checkpoints and its thread.
+/// Output files to make durable before a checkpoint that records their
+/// lengths: each one's path (for messages) and a handle on it.
+pub type OutputsToSync = Vec<(PathBuf, std::fs::File)>;
+
+/// The background writer: a channel of serialized checkpoints (and the
+/// outputs to sync first) and its thread.
 type Writer = (
-    crossbeam_channel::Sender<Vec<u8>>,
+    crossbeam_channel::Sender<(Vec<u8>, OutputsToSync)>,
     std::thread::JoinHandle<Result<()>>,
 );
 
@@ -413,6 +445,9 @@ pub struct Store {
     pub saved: u64,
     pub bytes: u64,
     pub max_stall: Duration,
+    /// the longest background write (outputs fsynced, then the checkpoint
+    /// written, fsynced and renamed), in microseconds
+    max_write_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -426,15 +461,25 @@ impl Store {
             saved: 0,
             bytes: 0,
             max_stall: Duration::ZERO,
+            max_write_us: Arc::default(),
         }
+    }
+
+    /// The longest background write of a checkpoint so far.
+    pub fn max_write(&self) -> Duration {
+        Duration::from_micros(self.max_write_us.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     pub fn due(&self) -> bool {
         self.last.elapsed() >= self.every
     }
 
-    /// Serializes now; writes in the background (or, for the last one, waits).
-    pub fn save(&mut self, snap: &Snapshot<'_>) -> Result<()> {
+    /// Serializes now; writes in the background (or, for the last one,
+    /// waits). `outputs` (already flushed to their recorded lengths) are
+    /// fsynced on the writer thread before the checkpoint file is written,
+    /// so a checkpoint on disk never records more output than the disk
+    /// holds, and the pipeline does not wait for the disk.
+    pub fn save(&mut self, snap: &Snapshot<'_>, outputs: OutputsToSync) -> Result<()> {
         let started = Instant::now();
         self.last = started;
         let payload = postcard::to_stdvec(snap)
@@ -447,13 +492,21 @@ impl Store {
         bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
         if self.writer.is_none() {
-            let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(1);
+            let (tx, rx) = crossbeam_channel::bounded::<(Vec<u8>, OutputsToSync)>(1);
             let path = self.path.clone();
+            let max_write = self.max_write_us.clone();
             let handle = std::thread::Builder::new()
                 .name("checkpoint".into())
                 .spawn(move || {
-                    for bytes in rx {
-                        crate::sink::write_atomic(&path, &bytes, crate::sink::Durability::Synced)?;
+                    for (bytes, outputs) in rx {
+                        let started = Instant::now();
+                        for (out, file) in &outputs {
+                            file.sync_data()
+                                .map_err(|e| Error::io("cannot sync", out, e))?;
+                        }
+                        crate::sink::write_atomic(&path, &bytes)?;
+                        let us = started.elapsed().as_micros() as u64;
+                        max_write.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
                     }
                     Ok(())
                 })
@@ -464,7 +517,7 @@ impl Store {
         self.bytes = bytes.len() as u64;
         self.max_stall = self.max_stall.max(started.elapsed());
         if let Some((tx, _)) = &self.writer {
-            if tx.send(bytes).is_err() {
+            if tx.send((bytes, outputs)).is_err() {
                 return self.join();
             }
         }
@@ -506,17 +559,22 @@ mod format_tests {
         let path = dir.join("run.ckpt");
         let mut store = Store::new(path.clone(), 0xfeed, 1000);
         store
-            .save(&Snapshot {
-                positions: &[],
-                outputs: vec![5, 0, 0, 0],
-                max_seen: 9,
-                wm: 9,
-                seq: 1,
-                counters: Counters::default(),
-                keys: Vec::new(),
-                html: Some(&history),
-                last: true,
-            })
+            .save(
+                &Snapshot {
+                    positions: &[],
+                    outputs: vec![5, 0, 0, 0],
+                    max_seen: 9,
+                    wm: 9,
+                    seq: 1,
+                    input_clocks: vec![(7, 2)],
+                    counters: Counters::default(),
+                    keys: Vec::new(),
+                    html: Some(&history),
+                    firing: FiringSet::default(),
+                    last: true,
+                },
+                Vec::new(),
+            )
             .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         (path, bytes)
@@ -527,8 +585,8 @@ mod format_tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, bytes) = written(dir.path());
         assert_eq!(&bytes[..8], b"VIGILCKP");
-        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
-        assert_eq!(FORMAT_VERSION, 3, "bump this test with the version");
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
+        assert_eq!(FORMAT_VERSION, 5, "bump this test with the version");
         assert_eq!(
             u64::from_le_bytes(bytes[12..20].try_into().unwrap()),
             0xfeed
@@ -539,6 +597,7 @@ mod format_tests {
         assert_eq!(crc, crc32fast::hash(&bytes[HEADER_LEN..]));
         let back = load(&path, 0xfeed).unwrap();
         assert_eq!(back.outputs, vec![5, 0, 0, 0]);
+        assert_eq!(back.input_clocks, vec![(7, 2)]);
         let history = back
             .html
             .expect("the page history")
@@ -552,11 +611,11 @@ mod format_tests {
     fn a_file_of_the_previous_format_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut bytes) = written(dir.path());
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let err = load(&path, 0xfeed).unwrap_err().to_string();
         assert!(
-            err.contains("format version 2 where this vigil reads version 3"),
+            err.contains("format version 4 where this vigil reads version 5"),
             "{err}"
         );
     }
@@ -565,6 +624,7 @@ mod format_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Transition;
 
     #[test]
     fn a_second_lock_on_one_checkpoint_is_refused_until_the_first_is_released() {
@@ -582,4 +642,41 @@ mod tests {
         drop(first);
         let _again = lock(&path).expect("free once the first run ended");
     }
+
+    /// The payload layout, pinned: a change here must bump FORMAT_VERSION
+    /// (version 3: the --html store after the keys; version 4: the firing set after it).
+    #[test]
+    fn payload_layout_is_pinned() {
+        let mut firing = FiringSet::default();
+        firing.apply(1, b"\x01\x00\x00\x00a", Transition::Firing, 60_000, "2.5");
+        let snap = Snapshot {
+            positions: &[],
+            outputs: vec![10, 20, 0, 0],
+            max_seen: 61_000,
+            wm: 60_000,
+            seq: 7,
+            input_clocks: vec![(61_000, 60_000)],
+            counters: Counters::default(),
+            keys: Vec::new(),
+            html: None,
+            firing,
+            last: true,
+        };
+        let bytes = postcard::to_stdvec(&snap).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(FORMAT_VERSION, 5);
+        assert_eq!(
+            hex, PINNED_V5,
+            "the checkpoint payload changed: bump FORMAT_VERSION"
+        );
+        let back: Checkpoint = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.outputs, [10, 20, 0, 0]);
+        assert_eq!((back.max_seen, back.wm, back.seq), (61_000, 60_000, 7));
+        assert_eq!(back.firing, snap.firing);
+    }
+
+    /// positions, outputs, max_seen, wm, seq, one per-input watermark, counters, keys,
+    /// no html store, then the firing set: one entry (rule 1, key "a") since 60000 with value "2.5".
+    const PINNED_V5: &str =
+        "00040a14000090b907c0a907070190b907c0a90700000000000000000000000101050100000061c0a90703322e35";
 }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::args::RunArgs;
+use crate::deliver::target::TargetKind;
 use crate::error::{Error, Result};
 use crate::job::{
     AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
@@ -160,6 +161,19 @@ pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
         let _ = write!(s, "; on alert: sh -c {cmd:?}");
     }
     s.push('\n');
+    // URLs as printed: masked, never with a password
+    for (kind, url) in job.delivery.targets() {
+        let what = match kind {
+            TargetKind::Webhook => format!("webhook {url} (one JSON event per POST)"),
+            TargetKind::Alertmanager => format!(
+                "alertmanager {} (API v2; ttl {}, firing alerts re-sent every {})",
+                url.join("/api/v2/alerts"),
+                human_duration(job.delivery.alert_ttl_ms),
+                human_duration(job.delivery.alert_ttl_ms / 4)
+            ),
+        };
+        let _ = writeln!(s, "deliver:    {what}");
+    }
     match &job.checkpoint {
         Some(p) => {
             let _ = writeln!(

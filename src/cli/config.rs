@@ -9,11 +9,14 @@ use super::jobfile::{self, JobFileSource};
 use crate::agg;
 use crate::alert::Rule;
 use crate::decode::Format;
+use crate::deliver::target::TargetUrl;
+use crate::deliver::{DeliveryJob, DEFAULT_ALERT_TTL_MS, MIN_ALERT_TTL_MS};
 use crate::error::{Error, Result};
 use crate::expr::{Expr, ExprError};
 use crate::job::{
     AlertsFormat, BadRecordPolicy, FormatChoice, InputSpec, Job, OutputFormat, WindowSpec,
-    DEFAULT_CHECKPOINT_EVERY_MS, DEFAULT_MAX_KEYS, DEFAULT_WINDOW_MS,
+    DEFAULT_CHECKPOINT_EVERY_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_KEYS, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_WINDOW_MS, MAX_LINE_BYTES_LIMIT,
 };
 use crate::origin::{JobOrigins, TextOrigin};
 use crate::time::{self, TimeFormat};
@@ -279,6 +282,27 @@ impl Job {
             Some(v) => time::parse_delay(&v)
                 .map_err(|e| Error::usage(format!("{}: {e}", origin(mdf).name("max-delay"))))?,
         };
+        let (wm_scope, wmf) = pick!(cli, fa, watermark);
+        let watermark_per_input = match wm_scope.as_deref() {
+            None | Some("global") => false,
+            Some("per-input") => true,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "{} '{other}': expected global or per-input",
+                    origin(wmf).name("watermark")
+                )))
+            }
+        };
+        let (input_field, iff) = pick!(cli, fa, input_field);
+        if let Some(name) = &input_field {
+            if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',') {
+                return Err(Error::usage(format!(
+                    "{} '{}': expected a field name",
+                    origin(iff).name("input-field"),
+                    crate::sink::console::escape_controls(name)
+                )));
+            }
+        }
         let (late_output, _) = pick!(cli, fa, late_output);
         let (it, itf) = pick!(cli, fa, idle_timeout);
         let idle_timeout = dur(it, itf, "idle-timeout")?;
@@ -339,6 +363,42 @@ impl Job {
         };
         let (on_alert, _) = pick!(cli, fa, on_alert);
         let fail_on_alert = cli.fail_on_alert || fa.as_ref().is_some_and(|f| f.fail_on_alert);
+        let delivery = {
+            // Repeatable: the flags replace the job file's list, like --alert.
+            let targets = |flag: &str, cli_list: &[String], file_list: Option<&Vec<String>>| {
+                let (list, from_file) = match file_list {
+                    Some(f) if cli_list.is_empty() => (f.clone(), true),
+                    _ => (cli_list.to_vec(), false),
+                };
+                list.iter()
+                    .map(|text| {
+                        TargetUrl::parse(text).map_err(|e| {
+                            Error::usage(format!("{}: {e}", origin(from_file).name(flag)))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            };
+            let webhooks = targets("webhook", &cli.webhook, fa.as_ref().map(|f| &f.webhook))?;
+            let alertmanagers = targets(
+                "alertmanager",
+                &cli.alertmanager,
+                fa.as_ref().map(|f| &f.alertmanager),
+            )?;
+            let (ttl, ttlf) = pick!(cli, fa, alert_ttl);
+            let alert_ttl_ms = dur(ttl, ttlf, "alert-ttl")?.unwrap_or(DEFAULT_ALERT_TTL_MS);
+            if alert_ttl_ms < MIN_ALERT_TTL_MS {
+                return Err(Error::usage(format!(
+                    "{}: {} is too short; expected at least 1s (firing alerts are re-sent every ttl/4)",
+                    origin(ttlf).name("alert-ttl"),
+                    super::check::human_duration(alert_ttl_ms)
+                )));
+            }
+            DeliveryJob {
+                webhooks,
+                alertmanagers,
+                alert_ttl_ms,
+            }
+        };
         let (checkpoint, _) = pick!(cli, fa, checkpoint);
         let (ce, cef) = pick!(cli, fa, checkpoint_every);
         let checkpoint_every =
@@ -380,6 +440,29 @@ impl Job {
         if max_keys == 0 {
             return Err(Error::usage("--max-keys: expected a positive number"));
         }
+        let (mlb, mlbf) = pick!(cli, fa, max_line_bytes);
+        let max_line_bytes = match mlb {
+            None => DEFAULT_MAX_LINE_BYTES,
+            Some(text) => parse_size(&text)
+                .filter(|n| (1..=MAX_LINE_BYTES_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{} '{text}': expected a number of bytes from 1 to 1G, such as 65536, 64K or 4M",
+                        origin(mlbf).name("max-line-bytes")
+                    ))
+                })?,
+        };
+        let (mc, mcf) = pick!(cli, fa, max_connections);
+        let max_connections = match mc {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(0) => {
+                return Err(Error::usage(format!(
+                    "{}: expected a positive number",
+                    origin(mcf).name("max-connections")
+                )))
+            }
+            Some(n) => n,
+        };
         let (th, thf) = pick!(cli, fa, threads);
         let threads = match th {
             Some(0) => return Err(Error::usage("--threads: expected a positive number")),
@@ -456,6 +539,21 @@ impl Job {
             evals: eval_origins,
             rules: rule_origins,
         };
+        if watermark_per_input {
+            if !inputs.iter().all(|i| matches!(i, InputSpec::File(_))) {
+                return Err(Error::usage(
+                    "--watermark per-input: every input must be a file (stdin and TCP streams share one watermark)",
+                ));
+            }
+            if rules
+                .iter()
+                .any(|r| matches!(r.condition, crate::alert::Condition::Absent(_)))
+            {
+                return Err(Error::usage(
+                    "--watermark per-input cannot go with absent(): a dead-man switch needs one watermark for all keys",
+                ));
+            }
+        }
         Ok(Job {
             origins,
             inputs,
@@ -474,6 +572,8 @@ impl Job {
             where_text,
             evals,
             max_delay,
+            watermark_per_input,
+            input_field,
             late_output,
             html,
             idle_timeout,
@@ -483,6 +583,7 @@ impl Job {
             alerts,
             alerts_format,
             on_alert,
+            delivery,
             fail_on_alert,
             checkpoint,
             checkpoint_every,
@@ -490,9 +591,12 @@ impl Job {
             fresh: cli.fresh,
             on_bad_record,
             max_keys,
+            max_line_bytes,
+            max_connections,
             threads,
             quiet: cli.quiet || fa.as_ref().is_some_and(|f| f.quiet),
             progress: cli.progress || fa.as_ref().is_some_and(|f| f.progress),
+            per_record: cli.per_record,
         })
     }
 }
@@ -548,6 +652,23 @@ pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
 /// Most `--threads`: more only costs thread creation and memory (each is a
 /// shard), and 20,000 threads took minutes to start.
 pub const MAX_THREADS: usize = 1024;
+
+/// A size in bytes: digits, then optionally K, M or G (1024-based; `KiB`,
+/// `MiB`, `GiB` and `KB`... read the same), any case.
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = t.split_at(digits);
+    let n: usize = number.parse().ok()?;
+    let scale: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
 
 /// How many sliding windows of `size` every `slide` hold one record.
 fn windows_per_record(size: i64, slide: i64) -> i64 {

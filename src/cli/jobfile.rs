@@ -107,6 +107,24 @@ impl<'de> Deserialize<'de> for AlertList {
     }
 }
 
+/// URLs: a TOML array, or one string holding one URL (never split: a URL
+/// may contain commas).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum UrlList {
+    List(Vec<String>),
+    One(String),
+}
+
+impl UrlList {
+    fn into_list(self) -> Vec<String> {
+        match self {
+            UrlList::List(v) => v,
+            UrlList::One(s) => vec![s],
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertTable {
@@ -170,11 +188,16 @@ struct JobFile {
     alerts_format: Option<String>,
     on_alert: Option<String>,
     fail_on_alert: Option<bool>,
+    webhook: Option<UrlList>,
+    alertmanager: Option<UrlList>,
+    alert_ttl: Option<String>,
     checkpoint: Option<FlagOrTable<CheckpointTable>>,
     checkpoint_every: Option<String>,
     incremental: Option<bool>,
     on_bad_record: Option<String>,
     max_keys: Option<u64>,
+    max_line_bytes: Option<String>,
+    max_connections: Option<usize>,
     threads: Option<usize>,
     quiet: Option<bool>,
     progress: Option<bool>,
@@ -265,12 +288,20 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         alerts_format: file.alerts_format,
         on_alert: file.on_alert,
         fail_on_alert: file.fail_on_alert.unwrap_or(false),
+        webhook: file.webhook.map(UrlList::into_list).unwrap_or_default(),
+        alertmanager: file
+            .alertmanager
+            .map(UrlList::into_list)
+            .unwrap_or_default(),
+        alert_ttl: file.alert_ttl,
         checkpoint: None,
         checkpoint_every: file.checkpoint_every,
         incremental: file.incremental.unwrap_or(false),
         fresh: false,
         on_bad_record: file.on_bad_record,
         max_keys: file.max_keys,
+        max_line_bytes: file.max_line_bytes,
+        max_connections: file.max_connections,
         threads: file.threads,
         quiet: file.quiet.unwrap_or(false),
         progress: file.progress.unwrap_or(false),
@@ -624,6 +655,53 @@ mod tests {
             e.contains(":1:") && e.contains("a string (the flag's value) or a table"),
             "{e}"
         );
+    }
+
+    /// The keys `--config`'s help lists for a table (`[output] with a, b;`).
+    fn documented_keys(table: &str) -> Vec<String> {
+        use clap::CommandFactory;
+        let mut cmd = crate::cli::args::Cli::command();
+        cmd.build();
+        let run = cmd.find_subcommand("run").unwrap();
+        let config = run
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .unwrap();
+        let help = config
+            .get_long_help()
+            .unwrap()
+            .to_string()
+            .replace('\n', " ");
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let after = help
+            .split(table)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{table} in {help}"));
+        let list = after.split([';', '.']).next().unwrap();
+        let list = list
+            .trim_start_matches(" with")
+            .trim_start_matches(" table per rule with");
+        list.split(',').map(|k| k.trim().to_string()).collect()
+    }
+
+    /// The keys the file accepts in a table: serde lists them when one is unknown.
+    fn accepted_keys(table_header: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, format!("{table_header}\nnosuch = 1\n")).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        let (_, expected) = unknown_key(e.split_once(": ").unwrap().1).unwrap();
+        expected.into_iter().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_help_lists_every_key_of_each_table() {
+        assert_eq!(documented_keys("[output]"), accepted_keys("[output]"));
+        assert_eq!(
+            documented_keys("[checkpoint]"),
+            accepted_keys("[checkpoint]")
+        );
+        assert_eq!(documented_keys("[[alert]]"), accepted_keys("[[alert]]"));
     }
 
     #[test]

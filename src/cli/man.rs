@@ -1,7 +1,9 @@
-//! The man page, generated from the clap definition (so every flag is
-//! documented once, in its doc comment) plus hand-written sections on
-//! windows, time, alerts, checkpoints, exit status and examples.
-//! `vigil man > man/vigil.1` regenerates the checked-in page.
+//! The man page, generated from the clap definition (so every flag and
+//! subcommand is documented once, in its doc comment, and --help, the page
+//! and the completions say the same) plus hand-written sections on windows,
+//! time, alerts, checkpoints, exit status and examples that refer to the
+//! flags rather than repeat them. One page: it names no vigil-run(1)-style
+//! pages. `vigil man > man/vigil.1` regenerates the checked-in page.
 
 use clap::CommandFactory;
 
@@ -23,18 +25,13 @@ a window is emitted when the watermark reaches its end. A record is late when
 the watermark has passed the end of every window it belongs to: it is counted
 and written to \fB\-\-late\-output\fR. End of input emits every open window
 unless \fB\-\-incremental\fR. Without \fB\-\-time\fR, records are stamped on
-arrival and windows close on the wall clock.
-Times are RFC 3339 or epoch numbers (seconds, milliseconds, microseconds or
-nanoseconds, told apart by magnitude) unless \fB\-\-time\-format\fR says
-otherwise; times without an offset are UTC.
+arrival and windows close on the wall clock. How times are read:
+\fB\-\-time\-format\fR.
 .SH ALERTS
-RULE := [NAME:] CONDITION [for N] [clear CONDITION] [severity LEVEL]
-.PP
-Conditions compare aggregates (computed even when not in \fB\-\-agg\fR), key
-fields and literals. A rule fires after N consecutive windows of a key with the
-condition true, and resolves when the clear condition (or, without one, the
-negated condition) holds. absent(DUR) fires for a key silent for DUR of event
-time. Events: time, rule, severity, state, key fields, value, condition.
+Rules (\fB\-\-alert\fR) are evaluated per key at each of its windows. A rule
+fires after N consecutive windows of a key with the condition true, and
+resolves when the clear condition (or, without one, the negated condition)
+holds. Events: time, rule, severity, state, key fields, value, condition.
 \fB\-\-on\-alert\fR runs sh \-c CMD per event with the event as JSON on stdin and
 VIGIL_RULE, VIGIL_STATE, VIGIL_SEVERITY, VIGIL_KEY, VIGIL_VALUE, VIGIL_TIME in
 the environment.
@@ -46,9 +43,19 @@ and produces output files identical to an uninterrupted run. A corrupt
 checkpoint, one from another job, or a changed input is refused (exit 2);
 \fB\-\-fresh\fR starts over. stdin and TCP cannot be re\-read: their state is
 restored and reading continues with what arrives.
+.SH EXPORT
+\fBvigil export flink\fR [INPUT]... [JOB OPTIONS] prints the job as a Flink SQL
+script (Flink 2.x, for sql\-client.sh \-f) that computes the same report, alert
+events and late records on a Flink cluster. File inputs become filesystem
+tables; \fB\-\-flink\-source\fR kafka with \fB\-\-kafka\-brokers\fR and
+\fB\-\-kafka\-topic\fR reads a Kafka topic instead. A feature that Flink SQL
+cannot express the same way (count windows, absent(), first/last, history
+functions, log presets, strftime times, processing time) is refused with exit status 2.
 .SH EXIT STATUS
-0 success; 1 runtime failure (I/O error, \fB\-\-on\-bad\-record fail\fR);
-2 usage or job error; 3 alerts fired with \fB\-\-fail\-on\-alert\fR.
+0 success; 1 runtime failure (I/O error, \fB\-\-on\-bad\-record fail\fR, or
+every record read was bad); 2 usage or job error (bad flag, rule, job file,
+checkpoint mismatch, a field the input does not have, a bad listen address);
+3 alerts fired with \fB\-\-fail\-on\-alert\fR.
 .SH EXAMPLES
 .nf
 vigil run metrics.csv \-\-time ts \-\-key host,metric \-\-window 1m \e
@@ -61,9 +68,46 @@ vigil test rules.test.toml
 .fi
 "#;
 
+/// Text for roff: backslashes and dashes escaped, a leading dot or quote defused.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// One subsection per subcommand: its usage line and its long description
+/// (the same text as `vigil SUBCOMMAND --help`). The page names no other
+/// pages: there is only this one.
+fn subcommands(cmd: &clap::Command, out: &mut Vec<u8>) {
+    out.extend_from_slice(b".SH SUBCOMMANDS\n");
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        let usage = sub.clone().render_usage().to_string();
+        let usage = usage.trim().trim_start_matches("Usage:").trim();
+        out.extend_from_slice(format!(".SS \"{}\"\n", roff_text(usage)).as_bytes());
+        let mut about = Vec::new();
+        clap_mangen::Man::new(sub.clone())
+            .render_description_section(&mut about)
+            .expect("write to Vec");
+        let about = String::from_utf8(about).expect("roff is text");
+        // keep the text, not clap_mangen's section header
+        let body = about
+            .split_once(".SH DESCRIPTION\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or(&about);
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
 /// The whole page as roff.
 pub fn render() -> String {
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    cmd.build();
     let mut out: Vec<u8> = Vec::new();
     let man = clap_mangen::Man::new(cmd.clone());
     man.render_title(&mut out).expect("write to Vec");
@@ -71,10 +115,9 @@ pub fn render() -> String {
     man.render_synopsis_section(&mut out).expect("write to Vec");
     man.render_description_section(&mut out)
         .expect("write to Vec");
-    man.render_subcommands_section(&mut out)
-        .expect("write to Vec");
+    subcommands(&cmd, &mut out);
     let run = cmd.find_subcommand("run").expect("run subcommand").clone();
-    out.extend_from_slice(b".SH \"RUN OPTIONS\"\nThese options are shared by \\fBvigil run\\fR and \\fBvigil check\\fR; each can also be set in the TOML job file (long name with _ for -).\n");
+    out.extend_from_slice(b".SH \"RUN OPTIONS\"\nThese options are shared by \\fBvigil run\\fR and \\fBvigil check\\fR; each can also be set in the TOML job file (see \\fB\\-\\-config\\fR).\n");
     let run_man = clap_mangen::Man::new(run);
     let mut opts = Vec::new();
     run_man

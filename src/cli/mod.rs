@@ -5,6 +5,7 @@
 pub mod args;
 pub mod check;
 pub mod config;
+pub mod export;
 pub mod jobfile;
 pub mod man;
 pub mod ruletest;

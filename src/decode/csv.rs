@@ -104,6 +104,9 @@ impl CsvDecoder {
     pub fn new(header: &[String], fields: &[String], delimiter: u8) -> Result<CsvDecoder, String> {
         let mut slot_of_column = vec![None; header.len()];
         for (slot, field) in fields.iter().enumerate() {
+            if field == crate::plan::NOT_DECODED {
+                continue; // filled after decoding (--input-field)
+            }
             match header.iter().position(|h| h == field) {
                 Some(col) => slot_of_column[col] = Some(slot),
                 None => {

@@ -69,6 +69,8 @@ pub fn preset_decoder(format: Format, fields: &[String]) -> Result<Box<dyn LineD
     for f in fields {
         match known.iter().position(|k| k == f) {
             Some(p) => targets.push(p),
+            // filled after decoding (--input-field)
+            None if f == crate::plan::NOT_DECODED => targets.push(usize::MAX),
             None => {
                 return Err(format!(
                     "format {} has no field '{}'; fields: {}",
@@ -246,7 +248,9 @@ impl LineDecoder for PresetDecoder {
             PresetKind::Syslog => syslog::parse(line, &mut self.vals)?,
         }
         for (slot, &t) in self.targets.iter().enumerate() {
-            self.vals[t].emit(line, slot, slots);
+            if let Some(v) = self.vals.get(t) {
+                v.emit(line, slot, slots);
+            }
         }
         Ok(())
     }

@@ -52,8 +52,9 @@ pub enum Ref<'a> {
     Call { name: &'a str, args: &'a [String] },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum BinOp {
+/// A binary operator, as [`Syntax::Binary`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
     Or,
     And,
     Gt,
@@ -523,6 +524,58 @@ impl<'t> Parser<'t> {
     }
 }
 
+/// A read-only view of one node of a parsed expression, for code that
+/// translates vigil's language into another one (`vigil export flink`).
+/// Evaluation never goes through it.
+#[derive(Debug, Clone, Copy)]
+pub enum Syntax<'a> {
+    Num(f64),
+    Str(&'a [u8]),
+    Bool(bool),
+    /// A field, key field or `--eval` name.
+    Field(&'a str),
+    /// A call such as `avg(value)`: name and raw argument texts.
+    Call {
+        name: &'a str,
+        args: &'a [String],
+    },
+    Neg(Tree<'a>),
+    Not(Tree<'a>),
+    Binary(BinOp, Tree<'a>, Tree<'a>),
+    /// `left =~ pattern` (`negate`: `!~`); the pattern as written.
+    Match {
+        negate: bool,
+        left: Tree<'a>,
+        pattern: &'a str,
+    },
+}
+
+/// A node of a parsed expression; [`Tree::syntax`] shows what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Tree<'a>(&'a Node);
+
+impl<'a> Tree<'a> {
+    pub fn syntax(self) -> Syntax<'a> {
+        match self.0 {
+            Node::Num(n) => Syntax::Num(*n),
+            Node::Str(s) => Syntax::Str(s),
+            Node::Bool(b) => Syntax::Bool(*b),
+            Node::Field { name, .. } => Syntax::Field(name),
+            Node::Call { name, args, .. } => Syntax::Call { name, args },
+            Node::Neg(a) => Syntax::Neg(Tree(a)),
+            Node::Not(a) => Syntax::Not(Tree(a)),
+            Node::Bin(op, a, b) => Syntax::Binary(*op, Tree(a), Tree(b)),
+            Node::Match { negate, left, re } => Syntax::Match {
+                negate: *negate,
+                left: Tree(left),
+                pattern: re.as_str(),
+            },
+            // Slots exist only in compiled expressions, never in a parsed one.
+            Node::Slot(_) => unreachable!("a parsed expression has no resolved slots"),
+        }
+    }
+}
+
 fn collect_refs<'n>(node: &'n Node, out: &mut Vec<Ref<'n>>) {
     match node {
         Node::Field { name, .. } => {
@@ -573,6 +626,11 @@ impl Expr {
     /// The source text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The root of the syntax tree (read-only; for translation to other languages).
+    pub fn tree(&self) -> Tree<'_> {
+        Tree(&self.root)
     }
 
     /// Every field name and call, in order of appearance (with duplicates removed).

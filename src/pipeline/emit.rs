@@ -1,12 +1,14 @@
 //! The one room that writes a run's outputs: the report rows and alert events
 //! the shards produced (in report order), late records, bad records (file,
-//! stderr messages, `--on-bad-record fail`), the `--on-alert` hook, and the
+//! stderr messages, `--on-bad-record fail`), the `--on-alert` hook, the
+//! HTTP delivery targets (`deliver`, handed each event in order) and the
 //! `--html` page (fed the same rows, events and per-input counts). Reads
 //! what the shards and the parser left in their buffers; changes no state of
 //! theirs beyond draining those buffers.
 
 use crate::agg::AggValue;
 use crate::alert::notify::Notifier;
+use crate::deliver::{Delivery, DeliveryEvent};
 use crate::error::{Error, Result};
 use crate::html::{HtmlReport, RunFigures};
 use crate::job::BadRecordPolicy;
@@ -17,11 +19,18 @@ use crate::source::pieces::{line_number, Piece};
 use crate::stats::Counters;
 
 use super::input::InputState;
-use super::parse::Parsed;
+use super::parse::BadLine;
 
-/// Rows the report writes at a time (and the `--html` page then takes):
-/// enough for the report's parallel formatting, few enough to stay in cache.
-const WRITE_SLICE_ROWS: usize = 16 << 10;
+/// A late record's line, to be written to `--late-output` in input order.
+#[derive(Debug, Clone, Copy)]
+pub struct LateRef {
+    pub seq: u64,
+    /// the batch piece that holds it
+    pub piece: u32,
+    pub line_start: u32,
+    pub line_len: u32,
+}
+
 /// Bad records reported on stderr before the rest are only counted.
 const BAD_REPORTS: u64 = 10;
 
@@ -33,11 +42,20 @@ pub struct Emitter {
     pub bad_file: Option<Output>,
     pub notifier: Option<Notifier>,
     pub html: Option<HtmlReport>,
+    /// webhooks and Alertmanagers; also keeps the firing set for checkpoints
+    pub delivery: Delivery,
     fail_on_bad: bool,
     bad_reported: u64,
     warned_keys: bool,
     /// report columns already warned about for a result beyond f64's range
     warned_overflow: Vec<bool>,
+}
+
+/// Who hears of each alert event besides the alert file: the `--on-alert`
+/// command and the HTTP delivery targets.
+pub struct AlertHooks {
+    pub notifier: Option<Notifier>,
+    pub delivery: Delivery,
 }
 
 impl Emitter {
@@ -46,7 +64,7 @@ impl Emitter {
         alerts: AlertWriter,
         late: Option<Output>,
         bad_file: Option<Output>,
-        notifier: Option<Notifier>,
+        hooks: AlertHooks,
         html: Option<HtmlReport>,
         policy: &BadRecordPolicy,
     ) -> Emitter {
@@ -55,8 +73,9 @@ impl Emitter {
             alerts,
             late,
             bad_file,
-            notifier,
+            notifier: hooks.notifier,
             html,
+            delivery: hooks.delivery,
             fail_on_bad: *policy == BadRecordPolicy::Fail,
             bad_reported: 0,
             warned_keys: false,
@@ -78,21 +97,21 @@ impl Emitter {
     }
 
     /// Bad lines of a batch, in input order: counted, collected, reported.
-    pub fn bad_lines(
+    pub fn bad_lines<'b>(
         &mut self,
         inputs: &[InputState],
         pieces: &[Piece<'_>],
-        parsed: &[Parsed],
+        bad: impl Iterator<Item = &'b [BadLine]>,
         counters: &mut Counters,
     ) -> Result<()> {
-        for (piece, p) in pieces.iter().zip(parsed) {
+        for (piece, lines) in pieces.iter().zip(bad) {
             let input = &inputs[piece.input];
-            if let (Some(h), false) = (&mut self.html, p.bad.is_empty()) {
-                h.add_input_counts(&input.name, p.bad.len() as u64, 0);
+            if let (Some(h), false) = (&mut self.html, lines.is_empty()) {
+                h.add_input_counts(&input.name, lines.len() as u64, 0);
             }
-            for b in &p.bad {
+            for b in lines {
                 counters.bad += 1;
-                let raw = p.line(piece, b.line_start, b.line_len);
+                let raw = &piece.data[b.line_start as usize..(b.line_start + b.line_len) as usize];
                 if let Some(out) = &mut self.bad_file {
                     out.write_all(raw)
                         .and_then(|_| out.write_all(b"\n"))
@@ -125,17 +144,15 @@ impl Emitter {
         shards: &mut [Shard],
         inputs: &[InputState],
         pieces: &[Piece<'_>],
-        parsed: &[Parsed],
+        late: &mut Vec<LateRef>,
         counters: &mut Counters,
     ) -> Result<()> {
         let mut rows = Vec::new();
         let mut alerts = Vec::new();
-        let mut late = Vec::new();
         let mut dropped = 0;
         for shard in shards.iter_mut() {
             rows.append(&mut shard.out.rows);
             alerts.append(&mut shard.out.alerts);
-            late.append(&mut shard.out.late);
             dropped += shard.out.dropped.len();
             shard.out.dropped.clear();
             let c = std::mem::take(&mut shard.out.counters);
@@ -155,18 +172,9 @@ impl Emitter {
                 .then_with(|| compare_keys(&a.key, &b.key))
         });
         self.warn_overflow(plan, &rows);
-        // The report is written a slice at a time, and the page (if any)
-        // takes each slice right after, while its rows' keys and values are
-        // still in cache (fed after the whole batch, each row cost two cache
-        // misses: +11% CPU). Slices also bound the report's formatting buffers.
-        for slice in rows.chunks(WRITE_SLICE_ROWS) {
-            self.report
-                .write_rows(slice)
-                .map_err(|e| write_error("the report", e))?;
-            if let Some(h) = &mut self.html {
-                h.add_rows(slice);
-            }
-        }
+        self.report
+            .write_rows(&rows)
+            .map_err(|e| write_error("the report", e))?;
         if !alerts.is_empty() {
             alerts.sort_by(|a, b| {
                 a.time
@@ -177,11 +185,12 @@ impl Emitter {
             self.write_alerts(plan, &alerts)?;
         }
         if let Some(h) = &mut self.html {
+            h.add_rows(&rows);
             h.add_alerts(&alerts);
             if !late.is_empty() {
                 let mut per_piece = vec![0u64; pieces.len()];
-                for (_, chunk, _) in &late {
-                    per_piece[*chunk as usize] += 1;
+                for l in late.iter() {
+                    per_piece[l.piece as usize] += 1;
                 }
                 for (piece, n) in pieces.iter().zip(per_piece) {
                     h.add_input_counts(&inputs[piece.input].name, 0, n);
@@ -189,19 +198,17 @@ impl Emitter {
             }
         }
         if let Some(out) = &mut self.late {
-            late.sort_unstable_by_key(|l| l.0);
-            for (_, chunk, index) in late {
-                let rec = &parsed[chunk as usize].recs[index as usize];
-                let raw = parsed[chunk as usize].line(
-                    &pieces[chunk as usize],
-                    rec.line_start,
-                    rec.line_len,
-                );
+            late.sort_unstable_by_key(|l| l.seq);
+            for l in late.drain(..) {
+                let data = pieces[l.piece as usize].data;
+                let raw = &data[l.line_start as usize..(l.line_start + l.line_len) as usize];
                 out.write_all(raw)
                     .and_then(|_| out.write_all(b"\n"))
                     .map_err(|e| write_error("late records", e))?;
             }
         }
+        // they point into this batch's pieces: none may outlive it
+        late.clear();
         Ok(())
     }
 
@@ -241,9 +248,21 @@ impl Emitter {
             self.alerts
                 .write(e, &info)
                 .map_err(|err| write_error("alerts", err))?;
-            if let Some(n) = &self.notifier {
-                json.clear();
+            json.clear();
+            if self.notifier.is_some() || self.delivery.has_webhooks() {
                 self.alerts.event_json(e, &info, &mut json);
+            }
+            self.delivery.on_event(
+                &DeliveryEvent {
+                    rule: e.rule,
+                    key: &e.key,
+                    state: e.transition,
+                    time: e.time,
+                    value: e.value,
+                },
+                &json,
+            );
+            if let Some(n) = &self.notifier {
                 let key = crate::plan::key_fields(&e.key)
                     .map(|f| String::from_utf8_lossy(f).into_owned())
                     .collect::<Vec<_>>()
@@ -309,10 +328,12 @@ impl Emitter {
         Ok(())
     }
 
-    /// Output files in checkpoint order (report, alerts, late, bad), synced;
-    /// their lengths (0 for stdout/stderr or an output not given).
-    pub fn sync_lengths(&mut self) -> Result<Vec<u64>> {
+    /// Output files in checkpoint order (report, alerts, late, bad), flushed:
+    /// their lengths (0 for stdout/stderr or an output not given), and the
+    /// files for the checkpoint writer to fsync before it records them.
+    pub fn flush_lengths(&mut self) -> Result<(Vec<u64>, crate::checkpoint::OutputsToSync)> {
         let mut lengths = Vec::new();
+        let mut to_sync = Vec::new();
         for out in [
             Some(self.report.output()),
             Some(self.alerts.output()),
@@ -321,12 +342,14 @@ impl Emitter {
         ] {
             match out {
                 Some(o) if o.path().is_some() => {
-                    o.sync().map_err(|e| write_error("output", e))?;
+                    if let Some(f) = o.flush_for_sync().map_err(|e| write_error("output", e))? {
+                        to_sync.push((o.path().expect("a file").to_path_buf(), f));
+                    }
                     lengths.push(o.written());
                 }
                 _ => lengths.push(0),
             }
         }
-        Ok(lengths)
+        Ok((lengths, to_sync))
     }
 }

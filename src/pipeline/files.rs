@@ -4,6 +4,7 @@
 //! pieces, advances each input's position where its bytes are consumed, and
 //! releases consumed pages. Knows no format beyond the header line.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::checkpoint::{self, Segment};
@@ -22,11 +23,20 @@ const BATCH_BYTES: usize = 8 << 20;
 const PIECES_PER_THREAD: usize = 4;
 
 /// Reads every input as a mapped file, in order.
+/// How a file run ended.
+pub(super) enum FilesEnd {
+    /// every input read to its end
+    Done,
+    /// SIGINT or SIGTERM (the signal's number) arrived: stopped at a batch cut
+    Interrupted(i32),
+}
+
 pub(super) fn run_files(
     p: &mut Pipeline<'_>,
     job: &Job,
     store: &mut Option<checkpoint::Store>,
-) -> Result<()> {
+    signal: &AtomicUsize,
+) -> Result<FilesEnd> {
     let plan = p.engine.plan;
     let mut files = Vec::new();
     for input in &job.inputs {
@@ -51,6 +61,10 @@ pub(super) fn run_files(
     p.positions = plans.iter().map(|(pos, _)| pos.clone()).collect();
     let mut batch: Vec<pieces::Piece<'_>> = Vec::new();
     for (i, (file, (_, segments))) in files.iter().zip(plans.iter()).enumerate() {
+        let mut warn_behind = i > 0 && !job.watermark_per_input;
+        if job.watermark_per_input {
+            p.use_input_clock(i);
+        }
         for seg in segments {
             let read = match seg {
                 Segment::Mapped { .. } => file,
@@ -76,6 +90,7 @@ pub(super) fn run_files(
                 p.emit.late_header(&state)?;
             }
             let inputs = [state];
+            let behind_before = p.clock.wm;
             // With --incremental a last line without its newline may still be
             // being written: leave it for the next run.
             let limit = if job.incremental {
@@ -87,18 +102,51 @@ pub(super) fn run_files(
                 bytes.len()
             };
             while pos < limit {
-                let end = pieces::line_end_after(bytes, (pos + BATCH_BYTES).min(limit), limit);
                 batch.clear();
-                pieces::split_pieces(
-                    bytes,
-                    pos,
-                    end,
-                    job.threads * PIECES_PER_THREAD,
-                    0,
-                    source::now_ms(),
-                    &mut batch,
-                );
+                let end =
+                    match pieces::batch_end(bytes, pos, BATCH_BYTES, limit, job.max_line_bytes) {
+                        pieces::BatchEnd::At(end) => {
+                            pieces::split_pieces(
+                                bytes,
+                                pos,
+                                end,
+                                job.threads * PIECES_PER_THREAD,
+                                0,
+                                source::now_ms(),
+                                &mut batch,
+                            );
+                            end
+                        }
+                        pieces::BatchEnd::Overlong { shown_end } => {
+                            // A line past --max-line-bytes: its first bytes go to
+                            // the parser, which reports it as a bad record; the
+                            // rest is skipped without becoming resident.
+                            pieces::split_pieces(
+                                bytes,
+                                pos,
+                                shown_end,
+                                1,
+                                0,
+                                source::now_ms(),
+                                &mut batch,
+                            );
+                            let line_end = pieces::skip_line(bytes, shown_end, limit, |upto| {
+                                read.release_before(upto)
+                            });
+                            p.bytes_read += (line_end - shown_end) as u64;
+                            line_end
+                        }
+                    };
+                let late_before = p.counters.late;
                 p.process(&inputs, &batch)?;
+                if warn_behind {
+                    warn_behind = false;
+                    warn_input_behind(
+                        &inputs[0].name,
+                        behind_before,
+                        p.counters.late - late_before,
+                    );
+                }
                 // A file truncated under us read as zeros past its new end:
                 // stop before a checkpoint can record that batch.
                 read.check_intact()?;
@@ -109,6 +157,14 @@ pub(super) fn run_files(
                     b.set_position(p.bytes_read);
                 }
                 p.checkpoint_if_due(store)?;
+                let sig = signal.load(Ordering::Relaxed);
+                if sig != 0 {
+                    p.positions[i].set_offset(seg, file, pos as u64);
+                    if let Some(b) = bar {
+                        b.finish_and_clear();
+                    }
+                    return Ok(FilesEnd::Interrupted(sig as i32));
+                }
             }
             p.positions[i].set_offset(seg, file, pos as u64);
         }
@@ -116,5 +172,22 @@ pub(super) fn run_files(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(())
+    Ok(FilesEnd::Done)
+}
+
+/// Inputs after the first are one stream with the ones before: when most of
+/// a new input's first batch came in late, its times are behind what the
+/// inputs before it reached (NAB-style one file per series). Say so, once,
+/// with the way out.
+fn warn_input_behind(name: &str, wm: i64, late: u64) {
+    if wm == i64::MIN || late == 0 {
+        return;
+    }
+    let mut at = Vec::new();
+    crate::time::format_rfc3339_ms(wm, &mut at);
+    crate::diag!(
+        "vigil: warning: {} starts behind the watermark ({}) that the inputs before it set: {late} of its first records were late. Files read in one run are one stream in event time; for one series per file use --watermark per-input (and --input-field NAME to key by file)",
+        crate::sink::console::escape_controls(name),
+        String::from_utf8_lossy(&at)
+    );
 }

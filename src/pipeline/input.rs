@@ -215,7 +215,7 @@ pub fn open_input(
     first_line: Option<&[u8]>,
 ) -> Result<(InputState, bool)> {
     let format = choose_format(job, path_hint, first_line);
-    let fields = &plan.fields;
+    let fields = &plan.decoded_fields();
     let in_input = |e: String| Error::usage(format!("{name}: {e}"));
     let sniffed_csv = format == Format::Csv
         && job.format == FormatChoice::Auto

@@ -12,30 +12,33 @@
 mod batch;
 mod emit;
 mod files;
+mod fold;
 pub mod input;
 mod parse;
 mod snapshot;
 mod status;
 mod streams;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::alert::notify::Notifier;
 use crate::checkpoint::{self, Checkpoint, InputPosition};
+use crate::deliver::payload::RuleText;
+use crate::deliver::{Delivery, Timing};
 use crate::error::{Error, Result};
 use crate::html::HtmlReport;
 use crate::job::{BadRecordPolicy, Job};
 use crate::plan::RecordPlan;
 use crate::shard::stamp::Watermark;
-use crate::shard::{Engine, Routed, Shard};
+use crate::shard::{Engine, Shard};
 use crate::sink::{AlertWriter, Output, ReportWriter};
 use crate::stats::Counters;
 use crate::window::Layout;
 
-use emit::Emitter;
-use parse::Parsed;
+use batch::BatchBuffers;
+use emit::{AlertHooks, Emitter};
 
 /// Concurrent `--on-alert` commands, and each one's time limit.
 const NOTIFY_RUNNING: usize = 4;
@@ -44,6 +47,8 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How a run ended, for the exit status.
 pub struct Outcome {
     pub alerts_fired: u64,
+    /// a file run stopped by this signal (SIGINT, SIGTERM): exit 128 + it
+    pub interrupted: Option<i32>,
 }
 
 /// The running pipeline: shards, watermark, outputs and counters.
@@ -51,11 +56,14 @@ struct Pipeline<'a> {
     job: &'a Job,
     engine: Engine<'a>,
     shards: Vec<Shard>,
-    /// per shard: the records of the current batch routed to it
-    routed: Vec<Vec<Routed>>,
-    /// per piece of the current batch: its parsed records
-    parsed: Vec<Parsed>,
+    /// fold records into partials while parsing (pane layouts)
+    fold: bool,
+    buf: BatchBuffers,
     clock: Watermark,
+    /// `--watermark per-input`: each file input's watermark while another is read
+    input_clocks: Vec<Watermark>,
+    /// the input whose watermark `clock` is (per-input mode)
+    clock_input: Option<usize>,
     emit: Emitter,
     /// this run's counters
     counters: Counters,
@@ -72,12 +80,40 @@ struct Pipeline<'a> {
     resumed: bool,
 }
 
+impl Pipeline<'_> {
+    /// `--watermark per-input`: makes input `i`'s watermark the current one
+    /// (the sequence of records goes on across inputs).
+    fn use_input_clock(&mut self, i: usize) {
+        if self.input_clocks.len() <= i {
+            self.input_clocks
+                .resize(i + 1, Watermark::new(self.job.max_delay));
+        }
+        if let Some(cur) = self.clock_input {
+            self.input_clocks[cur] = self.clock;
+        }
+        let seq = self.clock.seq;
+        self.clock = self.input_clocks[i];
+        self.clock.seq = seq;
+        self.clock_input = Some(i);
+    }
+
+    /// Every input's watermark as (max event time, watermark), for a checkpoint.
+    fn input_clock_state(&self) -> Vec<(i64, i64)> {
+        let mut clocks = self.input_clocks.clone();
+        if let Some(cur) = self.clock_input {
+            clocks[cur] = self.clock;
+        }
+        clocks.iter().map(|c| (c.max_seen, c.wm)).collect()
+    }
+}
+
 /// Opens the outputs: created, or on resume truncated to their checkpointed length.
 fn open_outputs(
     job: &Job,
     plan: &RecordPlan,
     resumed: Option<&Checkpoint>,
     notifier: Option<Notifier>,
+    delivery: Delivery,
 ) -> Result<Emitter> {
     let live = !job.all_files();
     let agg_columns: Vec<String> = plan.specs[..plan.visible]
@@ -119,7 +155,7 @@ fn open_outputs(
         alerts,
         late,
         bad_file,
-        notifier,
+        AlertHooks { notifier, delivery },
         html,
         &job.on_bad_record,
     ))
@@ -157,14 +193,36 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .on_alert
         .clone()
         .map(|cmd| Notifier::new(cmd, NOTIFY_RUNNING, NOTIFY_TIMEOUT));
-    let emit = open_outputs(job, &plan, resumed.as_ref(), notifier)?;
+    // Delivery threads start now: Alertmanager targets re-send the
+    // checkpoint's firing alerts at once.
+    let delivery = Delivery::start(
+        &job.delivery,
+        &job.key,
+        plan.rules
+            .iter()
+            .map(|r| RuleText {
+                name: r.rule.name.clone(),
+                severity: r.rule.severity.clone(),
+                text: r.rule.text.clone(),
+            })
+            .collect(),
+        resumed
+            .as_ref()
+            .map(|c| c.firing.clone())
+            .unwrap_or_default(),
+        Timing::from_env(),
+    );
+    let emit = open_outputs(job, &plan, resumed.as_ref(), notifier, delivery)?;
+    let fold = engine.layout.has_panes() && !job.per_record;
     let mut p = Pipeline {
         job,
         engine,
         shards: (0..job.threads).map(|_| Shard::default()).collect(),
-        routed: vec![Vec::new(); job.threads],
-        parsed: Vec::new(),
+        fold,
+        buf: BatchBuffers::default(),
         clock: Watermark::new(job.max_delay),
+        input_clocks: Vec::new(),
+        clock_input: None,
         emit,
         counters: Counters::default(),
         prior: Counters::default(),
@@ -179,20 +237,32 @@ pub fn run(job: &Job) -> Result<Outcome> {
         p.restore(ck);
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicUsize::new(0));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, stop.clone());
+        let _ = signal_hook::flag::register_usize(sig, signal.clone(), sig as usize);
     }
 
     let mut store = job
         .checkpoint
         .as_ref()
         .map(|path| checkpoint::Store::new(path.clone(), fingerprint, job.checkpoint_every));
-    if job.all_files() {
-        files::run_files(&mut p, job, &mut store)?;
+    let mut interrupted = None;
+    let connections = if job.all_files() {
+        if let files::FilesEnd::Interrupted(sig) =
+            files::run_files(&mut p, job, &mut store, &signal)?
+        {
+            interrupted = Some(sig);
+        }
+        None
     } else {
-        streams::run_streams(&mut p, job, &mut store, &stop)?;
-    }
-    if !job.incremental {
+        streams::run_streams(&mut p, job, &mut store, &stop)?
+    };
+    // A file run stopped by a signal keeps its open windows in the checkpoint,
+    // so running the same command again resumes exactly; without one, what
+    // was read is reported.
+    let keep_open = job.incremental || (interrupted.is_some() && store.is_some());
+    if !keep_open {
         p.flush_all()?;
     }
     p.emit.finish()?;
@@ -211,6 +281,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .take()
         .map(Notifier::finish)
         .unwrap_or_default();
+    let delivery = p.emit.delivery.finish();
     if !job.quiet {
         let firing: usize = p
             .shards
@@ -226,7 +297,9 @@ pub fn run(job: &Job) -> Result<Outcome> {
                 firing,
                 elapsed: started.elapsed(),
                 notify: &notify,
+                delivery: &delivery,
                 store: store.as_ref(),
+                connections: connections.as_ref(),
             })
         );
     }
@@ -238,7 +311,19 @@ pub fn run(job: &Job) -> Result<Outcome> {
             c.records
         )));
     }
+    if let Some(sig) = interrupted {
+        crate::diag!(
+            "vigil: stopped by signal {sig} after {} bytes{}",
+            p.bytes_read,
+            if store.is_some() {
+                "; the checkpoint holds where it stopped: run the same command again to resume"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(Outcome {
         alerts_fired: p.total_counters().alerts_fired,
+        interrupted,
     })
 }

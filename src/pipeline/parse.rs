@@ -45,11 +45,20 @@ pub struct Parsed {
     pub filtered: u64,
 }
 
-impl Parsed {
-    /// The raw line of record `rec` in `piece`.
-    pub fn line<'p>(&self, piece: &Piece<'p>, start: u32, len: u32) -> &'p [u8] {
-        &piece.data[start as usize..(start + len) as usize]
-    }
+/// A line past `--max-line-bytes` is not decoded: a line this long is
+/// garbage or an attack, and the spans of a record are 32-bit (SPEC 7: huge
+/// lines are bad). Its first max + 1 bytes stand for it (all a stream keeps).
+#[inline]
+pub fn overlong(plan: &RecordPlan, start: usize, line: &[u8]) -> Option<BadLine> {
+    (line.len() > plan.max_line).then(|| BadLine {
+        line_start: start as u32,
+        line_len: (plan.max_line + 1) as u32,
+        error: DecodeError::new(format!(
+            "a line longer than --max-line-bytes {} (its first {} bytes go to an --on-bad-record file)",
+            plan.max_line,
+            plan.max_line + 1
+        )),
+    })
 }
 
 /// Decodes every line of `piece` into `out` (cleared first).
@@ -75,9 +84,14 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
                 error,
             });
         };
+        if let Some(b) = overlong(plan, start, line) {
+            out.bad.push(b);
+            return;
+        }
         if let Err(e) = decoder.decode(line, &mut scratch.slots) {
             return bad(e, out);
         }
+        plan.set_input(&mut scratch.slots, &input.name);
         let key_start = out.keys.len();
         let val_start = out.values.len();
         match plan.extract(
@@ -127,7 +141,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
 }
 
 /// A filtered record still moves the watermark, by its own time when readable.
-fn time_of_filtered(
+pub fn time_of_filtered(
     plan: &RecordPlan,
     line: &[u8],
     scratch: &Scratch,

@@ -1,7 +1,8 @@
 //! The pipeline's state to and from a checkpoint, only between batches:
 //! output lengths (synced first), input positions, the watermark, every key's
-//! windows and alert state, the counters and the `--html` page's history
-//! (the page itself is written at each checkpoint). The checkpoint room owns the
+//! windows and alert state, the counters, the firing alerts delivery
+//! re-sends and the `--html` page's history (the page itself is written
+//! at each checkpoint). The checkpoint room owns the
 //! file format and the atomic store; this room only gathers and restores.
 
 use crate::checkpoint::{self, Checkpoint};
@@ -20,20 +21,25 @@ impl Pipeline<'_> {
         store: &mut checkpoint::Store,
         last: bool,
     ) -> Result<()> {
-        let outputs = self.emit.sync_lengths()?;
+        let (outputs, to_sync) = self.emit.flush_lengths()?;
         let counters = self.total_counters();
         let keys: Vec<&KeyEntry> = self.shards.iter().flat_map(|s| s.entries()).collect();
-        store.save(&checkpoint::Snapshot {
-            positions: &self.positions,
-            outputs,
-            max_seen: self.clock.max_seen,
-            wm: self.clock.wm,
-            seq: self.clock.seq,
-            counters,
-            keys,
-            html: self.emit.html.as_ref().map(|h| h.store()),
-            last,
-        })?;
+        store.save(
+            &checkpoint::Snapshot {
+                positions: &self.positions,
+                outputs,
+                max_seen: self.clock.max_seen,
+                wm: self.clock.wm,
+                seq: self.clock.seq,
+                input_clocks: self.input_clock_state(),
+                counters,
+                keys,
+                html: self.emit.html.as_ref().map(|h| h.store()),
+                firing: self.emit.delivery.firing(),
+                last,
+            },
+            to_sync,
+        )?;
         if !last {
             let figures = self.page_figures(false);
             self.emit.page(|| figures)?;
@@ -60,6 +66,11 @@ impl Pipeline<'_> {
     /// Continues from `ck`: watermark, counters, input positions, key state.
     pub(super) fn restore(&mut self, ck: Checkpoint) {
         self.clock = Watermark::restored(self.job.max_delay, ck.max_seen, ck.wm, ck.seq);
+        self.input_clocks = ck
+            .input_clocks
+            .iter()
+            .map(|&(max_seen, wm)| Watermark::restored(self.job.max_delay, max_seen, wm, ck.seq))
+            .collect();
         self.prior = ck.counters;
         self.positions = ck.positions;
         if let Some(h) = &mut self.emit.html {

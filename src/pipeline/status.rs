@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::alert::notify::NotifyStats;
 use crate::checkpoint;
+use crate::deliver::DeliveryStats;
 use crate::job::Job;
 use crate::stats::Counters;
 
@@ -155,7 +156,11 @@ pub struct Summary<'a> {
     pub firing: usize,
     pub elapsed: Duration,
     pub notify: &'a NotifyStats,
+    /// webhook and Alertmanager deliveries
+    pub delivery: &'a DeliveryStats,
     pub store: Option<&'a checkpoint::Store>,
+    /// TCP inputs: connections accepted, refused (--max-connections), bad
+    pub connections: Option<&'a super::streams::ConnectionCounts>,
 }
 
 /// The `vigil: key=value ...` line: the spec's keys first and in its order.
@@ -179,17 +184,40 @@ pub fn summary_line(s: &Summary<'_>) -> String {
     }
     if let Some(st) = s.store {
         line.push_str(&format!(
-            " checkpoints={} checkpoint_bytes={} checkpoint_max_stall={:.1}ms",
+            " checkpoints={} checkpoint_bytes={} checkpoint_max_stall={:.1}ms checkpoint_max_write={:.1}ms",
             st.saved,
             st.bytes,
-            st.max_stall.as_secs_f64() * 1000.0
+            st.max_stall.as_secs_f64() * 1000.0,
+            st.max_write().as_secs_f64() * 1000.0
         ));
     }
-    if s.notify.started > 0 {
+    if let Some(c) = s.connections {
         line.push_str(&format!(
-            " notify_failed={} notify_timed_out={} notify_dropped={}",
-            s.notify.failed, s.notify.timed_out, s.notify.dropped
+            " connections={} refused_connections={} bad_connections={}",
+            c.accepted, c.refused, c.bad
         ));
+    }
+    // --on-alert commands and HTTP deliveries share the failed/dropped counts.
+    let commands = s.notify.started > 0;
+    let http = s.delivery.targets > 0;
+    if commands || http {
+        line.push_str(&format!(
+            " notify_failed={}",
+            s.notify.failed + s.delivery.failed
+        ));
+        if commands {
+            line.push_str(&format!(" notify_timed_out={}", s.notify.timed_out));
+        }
+        line.push_str(&format!(
+            " notify_dropped={}",
+            s.notify.dropped + s.delivery.dropped
+        ));
+        if http {
+            line.push_str(&format!(
+                " notify_delivered={} notify_resent={}",
+                s.delivery.delivered, s.delivery.resent
+            ));
+        }
     }
     line
 }

@@ -4,7 +4,7 @@
 //! between batches the watermark follows the wall clock (processing time,
 //! `--idle-timeout`), checkpoints are taken, and SIGINT/SIGTERM end the run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,18 +27,35 @@ const IDLE_TICK: Duration = Duration::from_millis(20);
 const CHANNEL_CHUNKS: usize = 64;
 /// Stream ids of TCP connections start here, after every stdin or file stream.
 const TCP_FIRST_STREAM: u32 = 1 << 20;
+/// Stream ids each TCP listener has for its connections.
+const TCP_STREAMS_PER_LISTENER: u32 = 1 << 26;
 /// After a stop signal, the longest wait for readers to hand over what they have.
 const STOP_DRAIN: Duration = Duration::from_secs(5);
 
-/// Starts a reader thread per input; returns whether any is a TCP listener.
+/// Bad connections (refused for what they sent first) reported on stderr
+/// before the rest are only counted.
+const BAD_CONNECTION_REPORTS: u64 = 10;
+
+/// What the TCP listeners of a run did, for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionCounts {
+    pub accepted: u64,
+    /// closed on arrival: --max-connections were open
+    pub refused: u64,
+    /// closed after their first line: not a header or format of this job
+    pub bad: u64,
+}
+
+/// Starts a reader thread per input; returns the TCP listeners' counters.
 fn start_readers(
     job: &Job,
     tx: crossbeam_channel::Sender<StreamChunk>,
     stop: &Arc<AtomicBool>,
     names: &mut Vec<Option<std::path::PathBuf>>,
-) -> Result<bool> {
+) -> Result<Vec<Arc<source::TcpCounters>>> {
     let mut next_stream = 0u32;
-    let mut has_tcp = false;
+    let mut listeners = Vec::new();
+    let limits = source::StreamLimits::stdin(job.max_line_bytes);
     for input in &job.inputs {
         match input {
             InputSpec::Stdin => {
@@ -48,6 +65,7 @@ fn start_readers(
                     Arc::from("<stdin>"),
                     tx.clone(),
                     0,
+                    limits,
                 );
                 names.push(None);
                 next_stream += 1;
@@ -60,20 +78,28 @@ fn start_readers(
                     Arc::from(path.display().to_string()),
                     tx.clone(),
                     0,
+                    limits,
                 );
                 names.push(Some(path.clone()));
                 next_stream += 1;
             }
             InputSpec::Tcp(addr) => {
-                has_tcp = true;
-                let local = source::spawn_tcp(addr, TCP_FIRST_STREAM, tx.clone(), stop.clone())?;
+                let tcp = source::TcpLimits {
+                    stream: source::StreamLimits::tcp(job.max_line_bytes),
+                    max_connections: job.max_connections,
+                };
+                // Each listener numbers its connections from its own base.
+                let first = TCP_FIRST_STREAM + (listeners.len() as u32) * TCP_STREAMS_PER_LISTENER;
+                let (local, counters) =
+                    source::spawn_tcp(addr, first, tx.clone(), stop.clone(), tcp)?;
+                listeners.push(counters);
                 if !job.quiet {
                     crate::diag!("vigil: listening on tcp://{local}");
                 }
             }
         }
     }
-    Ok(has_tcp)
+    Ok(listeners)
 }
 
 /// Reads stdin, TCP connections and non-regular files through reader threads.
@@ -82,11 +108,15 @@ pub(super) fn run_streams(
     job: &Job,
     store: &mut Option<checkpoint::Store>,
     stop: &Arc<AtomicBool>,
-) -> Result<()> {
+) -> Result<Option<ConnectionCounts>> {
     let plan = p.engine.plan;
     let (tx, rx) = crossbeam_channel::bounded::<StreamChunk>(CHANNEL_CHUNKS);
     let mut names: Vec<Option<std::path::PathBuf>> = Vec::new();
-    let has_tcp = start_readers(job, tx, stop, &mut names)?;
+    let listeners = start_readers(job, tx, stop, &mut names)?;
+    let has_tcp = !listeners.is_empty();
+    // Connections refused for their first line: their chunks still in flight are dropped.
+    let mut refused: HashSet<u32> = HashSet::new();
+    let mut bad_connections = 0u64;
     let processing_time = job.time_field.is_none();
     let mut states: HashMap<u32, InputState> = HashMap::new();
     let mut inputs: Vec<InputState> = Vec::new();
@@ -115,6 +145,12 @@ pub(super) fn run_streams(
             let mut index_of: HashMap<u32, usize> = HashMap::new();
             for (ci, c) in batch.iter().enumerate() {
                 let mut skip = 0;
+                if refused.contains(&c.stream) {
+                    if c.last {
+                        refused.remove(&c.stream);
+                    }
+                    continue;
+                }
                 #[allow(clippy::map_entry)] // building the state may fail with `?`
                 if !states.contains_key(&c.stream) {
                     let first = first_line(&c.data);
@@ -122,8 +158,30 @@ pub(super) fn run_streams(
                         continue; // a connection that sent nothing
                     }
                     let hint = names.get(c.stream as usize).and_then(|n| n.clone());
-                    let (state, consumed) =
-                        open_input(job, plan, c.name.clone(), hint.as_deref(), first)?;
+                    let opened = open_input(job, plan, c.name.clone(), hint.as_deref(), first);
+                    let (state, consumed) = match (opened, &c.hang_up) {
+                        (Ok(o), _) => o,
+                        // One client that does not speak the job's format
+                        // (an HTTP request, a port scanner) must not end a
+                        // server: that connection is closed, the others go on.
+                        (Err(e), Some(hang_up)) => {
+                            hang_up.store(true, Ordering::Relaxed);
+                            bad_connections += 1;
+                            if bad_connections <= BAD_CONNECTION_REPORTS {
+                                crate::diag!("vigil: closed {}: {e}", c.name);
+                                if bad_connections == BAD_CONNECTION_REPORTS {
+                                    crate::diag!(
+                                        "vigil: further bad connections are counted, not shown"
+                                    );
+                                }
+                            }
+                            if !c.last {
+                                refused.insert(c.stream);
+                            }
+                            continue;
+                        }
+                        (Err(e), None) => return Err(e),
+                    };
                     if consumed {
                         skip = memchr::memchr(b'\n', &c.data)
                             .map(|n| n + 1)
@@ -187,5 +245,16 @@ pub(super) fn run_streams(
     if let Some(sp) = spinner {
         sp.finish_and_clear();
     }
-    Ok(())
+    if !has_tcp {
+        return Ok(None);
+    }
+    let mut counts = ConnectionCounts {
+        bad: bad_connections,
+        ..ConnectionCounts::default()
+    };
+    for l in &listeners {
+        counts.accepted += l.accepted.load(Ordering::Acquire) as u64;
+        counts.refused += l.refused.load(Ordering::Acquire) as u64;
+    }
+    Ok(Some(counts))
 }

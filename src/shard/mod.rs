@@ -88,13 +88,14 @@ pub struct KeyEntry {
     absent_due: i64,
 }
 
-/// Records of one key in one pane, aggregated while parsing.
-#[derive(Debug)]
-pub struct Partial {
+/// Records of one key in one pane, aggregated while parsing (borrowed from
+/// the piece that folded them).
+#[derive(Debug, Clone, Copy)]
+pub struct PartialRef<'a> {
     pub hash: u64,
-    pub key: Box<[u8]>,
+    pub key: &'a [u8],
     pub pane: i64,
-    pub state: AggState,
+    pub state: &'a AggState,
     pub min_t: i64,
     pub max_t: i64,
 }
@@ -251,8 +252,8 @@ impl Shard {
 
     /// Merges records folded while parsing (every one of them with all its
     /// windows still open when it arrived). Windows close later, in `advance`.
-    pub fn merge_partial(&mut self, engine: &Engine<'_>, partial: Partial) {
-        let Partial {
+    pub fn merge_partial(&mut self, engine: &Engine<'_>, partial: PartialRef<'_>) {
+        let PartialRef {
             hash,
             key,
             pane,
@@ -260,10 +261,10 @@ impl Shard {
             min_t,
             max_t,
         } = partial;
-        let id = match self.find(hash, &key) {
+        let id = match self.find(hash, key) {
             Some(id) => id,
             None => {
-                let entry = new_entry(engine, key, hash);
+                let entry = new_entry(engine, key.into(), hash);
                 self.insert_entry(entry)
             }
         };

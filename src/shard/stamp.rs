@@ -52,6 +52,30 @@ impl Watermark {
         }
     }
 
+    /// The watermark before a record whose piece so far saw `piece_max`
+    /// (i64::MIN: nothing), with every piece before it already absorbed.
+    #[inline]
+    pub fn before(&self, piece_max: i64) -> i64 {
+        let max = self.max_seen.max(piece_max);
+        if max == i64::MIN {
+            i64::MIN
+        } else {
+            max.saturating_sub(self.delay)
+        }
+    }
+
+    /// A whole piece was read: `records` sequence numbers used, `max_time` its
+    /// latest time (records and filtered lines).
+    pub fn absorb(&mut self, max_time: i64, records: u64) {
+        self.observe(max_time);
+        self.seq += records;
+    }
+
+    /// How far the watermark trails the latest event time (--max-delay).
+    pub fn delay(&self) -> i64 {
+        self.delay
+    }
+
     /// Moves the watermark without records (wall clock, idle timeout).
     /// Returns false when it would not move forward.
     pub fn advance_to(&mut self, wm: i64) -> bool {

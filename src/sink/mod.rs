@@ -111,14 +111,13 @@ impl Output {
         let r = self.inner.flush();
         self.closed_is_an_error(r)
     }
-    /// Flushes and, for files, fsyncs the data (and the length), so that a
-    /// checkpoint never records a length the disk may not hold after a crash.
-    pub fn sync(&mut self) -> io::Result<()> {
+    /// Flushes, and for a file returns a handle to fsync it with (the
+    /// checkpoint writer fsyncs it, data and length, before the checkpoint
+    /// that records this length is written: a checkpoint never records a
+    /// length the disk may not hold after a crash).
+    pub fn flush_for_sync(&mut self) -> io::Result<Option<File>> {
         self.flush()?;
-        match &self.file {
-            Some(f) => f.sync_data(),
-            None => Ok(()),
-        }
+        self.file.as_ref().map(File::try_clone).transpose()
     }
 
     /// Only a closed stdout ends a run quietly ([`write_error`] takes a broken
@@ -580,45 +579,28 @@ pub fn write_error(what: &str, e: io::Error) -> Error {
     Error::runtime(format!("writing {what}: {e}"))
 }
 
-/// How [`write_atomic`] replaces a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// fsync the file and its directory: the new content survives a crash
-    /// (checkpoints).
-    Synced,
-    /// Readers see the old file or the new one, never a mix, but a crash may
-    /// lose the new one: for files derived from a checkpoint and rewritten
-    /// by the next run (the `--html` page), where an fsync would only make
-    /// the run wait on the disk.
-    Unsynced,
-}
-
-/// Replaces the file at `path` with `bytes` so that a reader sees the old
-/// file or the new one, never a mix: temporary file `PATH.tmp`, then rename
-/// over `path`; with [`Durability::Synced`] the file is fsynced before the
-/// rename and the directory after it. Used for checkpoints and the page.
-pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+/// Replaces the file at `path` with `bytes` so that a reader (or a crash)
+/// sees the old file or the new one, never a mix: temporary file
+/// `PATH.tmp`, fsync, rename over `path`, fsync of the directory. Used for
+/// checkpoints and the `--html` page.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let mut f = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
     f.write_all(bytes)
         .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    if durability == Durability::Synced {
-        f.sync_all()
-            .map_err(|e| Error::io("cannot sync", &tmp, e))?;
-    }
+    f.sync_all()
+        .map_err(|e| Error::io("cannot sync", &tmp, e))?;
     drop(f);
     std::fs::rename(&tmp, path)
         .map_err(|e| Error::io(&format!("cannot rename {} to", tmp.display()), path, e))?;
-    if durability == Durability::Synced {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
     }
     Ok(())
 }

@@ -160,6 +160,9 @@ pub struct StreamChunk {
     pub arrival_ms: i64,
     /// the stream ended after this chunk
     pub last: bool,
+    /// set by the pipeline to drop the stream: its reader stops reading and
+    /// closes it (TCP connections that are refused)
+    pub hang_up: Option<Arc<AtomicBool>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -207,10 +210,11 @@ const READER_STACK: usize = 256 << 10;
 ///
 /// Memory is bounded whatever the peer sends: a line that grows past
 /// `limits.max_line` bytes without its newline is sent as its first
-/// `max_line + 1` bytes and a newline (a line the pipeline then counts and
+/// `max_line + 2` bytes and a newline (a line the pipeline then counts and
 /// reports as too long, a bad record), and the rest of it is read and
 /// dropped up to its newline. So an endless line costs `max_line` bytes, not
 /// all memory.
+#[allow(clippy::too_many_arguments)] // one call site per kind of stream
 pub fn pump(
     mut reader: impl Read,
     stream: u32,
@@ -219,6 +223,7 @@ pub fn pump(
     stop: Option<&AtomicBool>,
     skip: u64,
     limits: StreamLimits,
+    hang_up: Option<Arc<AtomicBool>>,
 ) -> io::Result<()> {
     let read_size = limits.read_size.max(1);
     let max_line = limits.max_line.max(1);
@@ -237,13 +242,18 @@ pub fn pump(
             first_line,
             arrival_ms: now_ms(),
             last,
+            hang_up: hang_up.clone(),
         })
         .is_ok()
     };
+    let hung_up = || hang_up.as_ref().is_some_and(|h| h.load(Ordering::Relaxed));
     // After a stop request, what the peer already sent is still read: reading
     // ends at the first quiet poll, at end of stream, or after STOP_GRACE.
     let mut stopping_since: Option<std::time::Instant> = None;
     loop {
+        if hung_up() {
+            return Ok(()); // refused by the pipeline: nothing more is wanted
+        }
         if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
             if since.elapsed() > STOP_GRACE {
@@ -317,11 +327,13 @@ pub fn pump(
             offset += size;
             line += lines;
         }
-        if buf.len() > max_line {
-            // A line longer than the limit: what the pipeline needs to see
-            // that (its first max_line + 1 bytes), then drop the rest of it.
-            let mut cut = Vec::with_capacity(max_line + 2);
-            cut.extend_from_slice(&buf[..max_line + 1]);
+        if buf.len() > max_line + 1 {
+            // A line longer than the limit (not counting a `\r` before its
+            // newline): what the pipeline needs to see that, its first
+            // max_line + 2 bytes (still too long once a `\r` is dropped),
+            // then drop the rest of it.
+            let mut cut = Vec::with_capacity(max_line + 3);
+            cut.extend_from_slice(&buf[..max_line + 2]);
             cut.push(b'\n');
             if !send(cut, offset, line, false) {
                 return Ok(());
@@ -345,31 +357,13 @@ pub fn spawn_reader(
     name: Arc<str>,
     tx: Sender<StreamChunk>,
     skip: u64,
-) {
-    spawn_reader_limited(
-        reader,
-        stream,
-        name,
-        tx,
-        skip,
-        StreamLimits::stdin(usize::MAX - 1),
-    )
-}
-
-/// [`spawn_reader`] with the job's limits.
-pub fn spawn_reader_limited(
-    reader: Box<dyn Read + Send>,
-    stream: u32,
-    name: Arc<str>,
-    tx: Sender<StreamChunk>,
-    skip: u64,
     limits: StreamLimits,
 ) {
     std::thread::Builder::new()
         .name(format!("read-{stream}"))
         .stack_size(READER_STACK)
         .spawn(move || {
-            if let Err(e) = pump(reader, stream, name.clone(), &tx, None, skip, limits) {
+            if let Err(e) = pump(reader, stream, name.clone(), &tx, None, skip, limits, None) {
                 crate::diag!("vigil: reading {name}: {e}");
             }
         })
@@ -396,23 +390,12 @@ pub struct TcpCounters {
 }
 
 /// Listens on `addr`; every accepted connection becomes a stream with an id
-/// from `first_stream` on. Stops accepting when `stop` is set; connection
-/// threads then send what they received and end.
+/// from `first_stream` on, read by a thread of its own, at most
+/// `limits.max_connections` at once (more are closed as they arrive and
+/// counted). Stops accepting when `stop` is set; connection threads then
+/// send what they received and end. Returns the bound address and the
+/// listener's counters.
 pub fn spawn_tcp(
-    addr: &str,
-    first_stream: u32,
-    tx: Sender<StreamChunk>,
-    stop: Arc<AtomicBool>,
-) -> Result<std::net::SocketAddr> {
-    let limits = TcpLimits {
-        stream: StreamLimits::tcp(usize::MAX - 1),
-        max_connections: usize::MAX,
-    };
-    spawn_tcp_limited(addr, first_stream, tx, stop, limits).map(|(local, _)| local)
-}
-
-/// [`spawn_tcp`] with the job's limits; also returns the listener's counters.
-pub fn spawn_tcp_limited(
     addr: &str,
     first_stream: u32,
     tx: Sender<StreamChunk>,
@@ -501,7 +484,17 @@ fn serve(
 ) {
     let _ = conn.set_nonblocking(false);
     let _ = conn.set_read_timeout(Some(POLL));
-    if let Err(e) = pump(&conn, id, name.clone(), &tx, Some(&stop), 0, limits) {
+    let hang_up = Arc::new(AtomicBool::new(false));
+    if let Err(e) = pump(
+        &conn,
+        id,
+        name.clone(),
+        &tx,
+        Some(&stop),
+        0,
+        limits,
+        Some(hang_up),
+    ) {
         crate::diag!("vigil: reading {name}: {e}");
     }
 }
@@ -534,7 +527,7 @@ mod tests {
 
     fn chunks_of(reader: impl Read, limits: StreamLimits) -> Vec<StreamChunk> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        pump(reader, 7, Arc::from("s"), &tx, None, 0, limits).unwrap();
+        pump(reader, 7, Arc::from("s"), &tx, None, 0, limits, None).unwrap();
         drop(tx);
         rx.iter().collect()
     }
@@ -550,15 +543,15 @@ mod tests {
         let chunks = chunks_of(reader, StreamLimits::tcp(4096));
         let biggest = chunks.iter().map(|c| c.data.capacity()).max().unwrap();
         assert!(
-            biggest <= 4096 + 2 + TCP_READ_SIZE,
+            biggest <= 4096 + 3 + TCP_READ_SIZE,
             "a chunk of {biggest} bytes"
         );
         let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
         let lines: Vec<&[u8]> = all.split(|&b| b == b'\n').collect();
         assert_eq!(
             lines[0].len(),
-            4097,
-            "the cut line: one byte over the limit"
+            4098,
+            "the cut line: over the limit even without a trailing CR"
         );
         assert_eq!(&lines[1..], [&b"ok,1"[..], b"ok,2", b""]);
         let ok = chunks.iter().find(|c| c.data.starts_with(b"ok")).unwrap();
@@ -579,6 +572,20 @@ mod tests {
         };
         let chunks = chunks_of(endless, StreamLimits::tcp(10));
         let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
-        assert_eq!(all, b"xxxxxxxxxxx\n", "the cut line once, its rest dropped");
+        assert_eq!(
+            all, b"xxxxxxxxxxxx\n",
+            "the cut line once, its rest dropped"
+        );
+        // a line of exactly the limit, its \r\n split across reads, is no cut line
+        let data = [vec![b'y'; 10], b"\r\nz\n".to_vec()].concat();
+        let chunks = chunks_of(
+            &data[..],
+            StreamLimits {
+                read_size: 11,
+                max_line: 10,
+            },
+        );
+        let all: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+        assert_eq!(all, data);
     }
 }

@@ -66,6 +66,77 @@ pub fn line_end_after(data: &[u8], at: usize, limit: usize) -> usize {
     }
 }
 
+/// Where one batch of a mapped input ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchEnd {
+    /// Whole lines up to here (or the limit).
+    At(usize),
+    /// The batch would start with a line longer than the line limit: only
+    /// its first bytes, up to `shown_end`, are handed out, for the parser to
+    /// report as too long; reading goes on past its newline
+    /// ([`skip_line`]). So no piece ever holds a line of gigabytes (line
+    /// spans are 32-bit).
+    Overlong { shown_end: usize },
+}
+
+/// Bytes of an overlong line scanned between two releases of its pages.
+const SCAN_BYTES: usize = 16 << 20;
+
+/// The end of the line that goes on at `from` (just past its newline, or
+/// `limit`), scanned [`SCAN_BYTES`] at a time; `release(upto)` is called as
+/// the scan moves on, so a line of gigabytes never becomes resident.
+pub fn skip_line(data: &[u8], from: usize, limit: usize, mut release: impl FnMut(usize)) -> usize {
+    let mut at = from;
+    loop {
+        let upto = (at + SCAN_BYTES).min(limit);
+        match memchr::memchr(b'\n', &data[at..upto]) {
+            Some(n) => return at + n + 1,
+            None if upto == limit => return limit,
+            None => {
+                release(upto);
+                at = upto;
+            }
+        }
+    }
+}
+
+/// The end of the batch of `data[..limit]` that starts at `pos` (a line
+/// start) and takes about `target` bytes: the end of the line that holds
+/// `pos + target`, unless that line is longer than `max_line` bytes (not
+/// counting a `\r\n`); then the batch ends before it, or, when it is the
+/// batch's first line, is that line alone ([`BatchEnd::Overlong`]).
+pub fn batch_end(
+    data: &[u8],
+    pos: usize,
+    target: usize,
+    limit: usize,
+    max_line: usize,
+) -> BatchEnd {
+    let cut = (pos + target.max(1)).min(limit);
+    if cut >= limit {
+        // the rest; its lines are bounded by the batch size or checked below
+        let last_start = memchr::memrchr(b'\n', &data[pos..limit]).map_or(pos, |n| pos + n + 1);
+        if last_start == pos && limit - pos > max_line + 2 {
+            return overlong(pos, limit, max_line);
+        }
+        return BatchEnd::At(limit);
+    }
+    let line_start = memchr::memrchr(b'\n', &data[pos..cut]).map_or(pos, |n| pos + n + 1);
+    let bound = (line_start + max_line + 2).min(limit);
+    match memchr::memchr(b'\n', &data[cut.min(bound)..bound]) {
+        Some(n) => BatchEnd::At(cut.min(bound) + n + 1),
+        None if bound == limit => BatchEnd::At(limit),
+        None if line_start > pos => BatchEnd::At(line_start),
+        None => overlong(pos, limit, max_line),
+    }
+}
+
+fn overlong(pos: usize, limit: usize, max_line: usize) -> BatchEnd {
+    BatchEnd::Overlong {
+        shown_end: (pos + max_line + 2).min(limit),
+    }
+}
+
 /// Cuts `data[start..end]` of a mapped input into about `n` pieces at line boundaries.
 pub fn split_pieces<'d>(
     data: &'d [u8],
@@ -152,6 +223,37 @@ mod tests {
         );
         assert_eq!(first_line(b"h1,h2\r\nx"), Some(&b"h1,h2"[..]));
         assert_eq!(first_line(b""), None);
+    }
+
+    #[test]
+    fn batches_end_at_line_ends_and_never_hold_an_overlong_line_whole() {
+        use BatchEnd::*;
+        let data = b"aa\nbbbb\ncc\n";
+        assert_eq!(batch_end(data, 0, 4, data.len(), 100), At(8));
+        assert_eq!(batch_end(data, 0, 100, data.len(), 100), At(data.len()));
+        // a 30-byte line under a 10-byte limit: the batch before it ends at its start
+        let mut long = b"ok\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 30));
+        long.extend_from_slice(b"\nend\n");
+        assert_eq!(batch_end(&long, 0, 5, long.len(), 10), At(3));
+        // and the next batch is that line alone: 12 bytes shown, then on past its newline
+        assert_eq!(
+            batch_end(&long, 3, 5, long.len(), 10),
+            Overlong { shown_end: 15 }
+        );
+        let mut released = Vec::new();
+        assert_eq!(skip_line(&long, 15, long.len(), |u| released.push(u)), 34);
+        assert_eq!(batch_end(&long, 34, 5, long.len(), 10), At(long.len()));
+        // the same line at the end of the input without its newline
+        let tail = [b"ok\n".to_vec(), vec![b'x'; 30]].concat();
+        assert_eq!(
+            batch_end(&tail, 3, 100, tail.len(), 10),
+            Overlong { shown_end: 15 }
+        );
+        assert_eq!(skip_line(&tail, 15, tail.len(), |_| {}), 33);
+        // exactly the limit, with \r\n, is a line like any other
+        let crlf = [vec![b'y'; 10], b"\r\nz\n".to_vec()].concat();
+        assert_eq!(batch_end(&crlf, 0, 3, crlf.len(), 10), At(12));
     }
 
     #[test]

@@ -80,6 +80,34 @@ impl Layout {
             _ => t.saturating_add(1),
         }
     }
+
+    /// For pane layouts: (end of the first window holding `t`, end of the last
+    /// one). A record is late when the watermark before it has reached the
+    /// second, and needs the exact path when it has reached only the first.
+    #[inline]
+    pub fn window_ends(&self, t: i64) -> (i64, i64) {
+        match *self {
+            Layout::Panes { size, slide, .. } => (
+                first_start_containing(t, size, slide).saturating_add(size),
+                floor_to(t, slide).saturating_add(size),
+            ),
+            _ => unreachable!("window ends are asked of pane layouts only"),
+        }
+    }
+
+    /// The pane holding `t` (pane layouts).
+    #[inline]
+    pub fn pane_start(&self, t: i64) -> i64 {
+        match *self {
+            Layout::Panes { pane, .. } => floor_to(t, pane),
+            _ => unreachable!("panes exist for pane layouts only"),
+        }
+    }
+
+    /// Tumbling and sliding windows: records can be folded into panes while parsing.
+    pub fn has_panes(&self) -> bool {
+        matches!(self, Layout::Panes { .. })
+    }
 }
 
 /// One pane (or, for tumbling windows, one whole window) of a key.
@@ -277,13 +305,13 @@ impl KeyWindows {
 
     /// Merges a partial aggregate of records in the pane starting at `start`,
     /// all of them with every window still open when they arrived (the caller
-    /// checked): no lateness to decide, no window to skip. Takes `state` over
-    /// when the pane is new.
+    /// checked): no lateness to decide, no window to skip. A new pane starts
+    /// as a copy of `state`.
     pub fn merge_pane(
         &mut self,
         plan: &AggPlan,
         start: i64,
-        state: AggState,
+        state: &AggState,
         min_t: i64,
         max_t: i64,
     ) -> Added {
@@ -291,14 +319,14 @@ impl KeyWindows {
             unreachable!("partials exist for pane layouts only")
         };
         let before = panes.len();
-        let mut state = Some(state);
-        let idx = pane_index(panes, start, || state.take().expect("taken once"));
+        let idx = pane_index(panes, start, || state.clone());
+        let opened = panes.len() != before;
         let p = &mut panes[idx];
-        if let Some(s) = state {
-            plan.merge(&mut p.state, &s);
+        if !opened {
+            plan.merge(&mut p.state, state);
         }
         p.saw(min_t, max_t);
-        if panes.len() != before {
+        if opened {
             Added::Opened
         } else {
             Added::Accepted

@@ -136,3 +136,219 @@ impl Drop for Watchdog {
         self.0.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// What a [`HttpRecorder`] does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// answer with this status and an empty body
+    Status(u16),
+    /// read the request, never answer (the connection stays open until the recorder stops)
+    Silent,
+}
+
+/// One request as a [`HttpRecorder`] read it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// the request target: path and query
+    pub path: String,
+    /// header names in lower case
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: std::time::Instant,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// A small HTTP/1.1 server on loopback that records every request and
+/// answers as `script(n)` says for the n-th (0-based). Keep-alive and
+/// `Content-Length` bodies; a chunked body is recorded as empty (tests
+/// assert there is none). Stops when dropped.
+pub struct HttpRecorder {
+    pub addr: std::net::SocketAddr,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HttpRecorder {
+    pub fn start(script: impl Fn(usize) -> Answer + Send + Sync + 'static) -> HttpRecorder {
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let script = Arc::new(script);
+        let (reqs, stopped) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let (reqs, stopped, script) =
+                            (reqs.clone(), stopped.clone(), script.clone());
+                        std::thread::spawn(move || {
+                            serve_connection(conn, &reqs, &stopped, &*script)
+                        });
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        HttpRecorder {
+            addr,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until `done(requests)` holds, at most `secs` seconds; returns whether it did.
+    pub fn wait_for(&self, secs: u64, done: impl Fn(&[Request]) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if done(&self.requests.lock().unwrap()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        done(&self.requests.lock().unwrap())
+    }
+}
+
+impl Drop for HttpRecorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn serve_connection(
+    conn: std::net::TcpStream,
+    requests: &std::sync::Mutex<Vec<Request>>,
+    stop: &std::sync::atomic::AtomicBool,
+    script: &(dyn Fn(usize) -> Answer + Send + Sync),
+) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::sync::atomic::Ordering;
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_millis(100)));
+    let mut writer = match conn.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(conn);
+    let mut line = String::new();
+    // Reads a line, riding out read timeouts until the recorder stops.
+    let read_line = |reader: &mut BufReader<std::net::TcpStream>, line: &mut String| -> bool {
+        line.clear();
+        loop {
+            match reader.read_line(line) {
+                Ok(0) => return false,
+                Ok(_) if line.ends_with('\n') => return true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    };
+    loop {
+        if !read_line(&mut reader, &mut line) {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            if !read_line(&mut reader, &mut line) {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = l.split_once(':') {
+                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        let mut got = 0;
+        while got < length {
+            match reader.read(&mut body[got..]) {
+                Ok(0) => return,
+                Ok(n) => got += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+        let n = {
+            let mut r = requests.lock().unwrap();
+            r.push(Request {
+                method,
+                path,
+                headers,
+                body,
+                at: std::time::Instant::now(),
+            });
+            r.len() - 1
+        };
+        match script(n) {
+            Answer::Status(code) => {
+                let reply = format!("HTTP/1.1 {code} Scripted\r\nContent-Length: 0\r\n\r\n");
+                if writer.write_all(reply.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            Answer::Silent => {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                return;
+            }
+        }
+    }
+}

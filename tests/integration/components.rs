@@ -244,3 +244,126 @@ pub fn chromium() -> Option<Chromium> {
         Err(why) => unavailable("Chromium (Debian package chromium)", &why),
     }
 }
+
+/// PyFlink (`apache-flink` 2.3.0 from PyPI) in `target/pyflink`, on Java 17
+/// from Debian: a local Flink mini-cluster for the export tests. Returns the
+/// venv's `python`, or None (after saying why) outside CI when it cannot be had.
+pub fn pyflink() -> Option<PathBuf> {
+    if let Err(why) = debian("java", &["openjdk-17-jre-headless"]) {
+        return unavailable("Java 17 for Flink", &why);
+    }
+    match python_venv(
+        "pyflink",
+        &[PYFLINK_PACKAGE],
+        "import pyflink.table; import pyflink.version",
+    ) {
+        Ok(python) => Some(python),
+        Err(why) => unavailable("PyFlink", &why),
+    }
+}
+
+/// The Flink the export tests run on.
+pub const PYFLINK_PACKAGE: &str = "apache-flink==2.3.0";
+
+/// A Prometheus Alertmanager (Debian `prometheus-alertmanager`) running on a
+/// free loopback port with a temp config and storage dir, no clustering.
+/// Every alert is its own group (`group_by: ['...']`), notified to
+/// `receiver` (with resolved ones) after 200 ms, regrouped every 500 ms, so
+/// tests see notifications quickly. Stopped when dropped.
+pub struct Alertmanager {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn alertmanager(receiver: &str) -> Option<Alertmanager> {
+    let binary = match debian("prometheus-alertmanager", &["prometheus-alertmanager"]) {
+        Ok(b) => b,
+        Err(why) => return unavailable("Prometheus Alertmanager", &why),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: test\n  group_by: ['...']\n  group_wait: 200ms\n  group_interval: 500ms\n  repeat_interval: 1h\n\
+             receivers:\n  - name: test\n    webhook_configs:\n      - url: {receiver}\n        send_resolved: true\n"
+        ),
+    )
+    .expect("write alertmanager.yml");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(&binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .arg("--log.level=warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let mut am = match child {
+        Ok(child) => Alertmanager {
+            child,
+            url,
+            _dir: dir,
+        },
+        Err(e) => {
+            return unavailable(
+                "Prometheus Alertmanager",
+                &format!("cannot start {}: {e}", binary.display()),
+            )
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if loopback_agent()
+            .get(format!("{}/-/ready", am.url))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return Some(am);
+        }
+        if let Ok(Some(status)) = am.child.try_wait() {
+            return unavailable(
+                "Prometheus Alertmanager",
+                &format!("exited at start ({status})"),
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unavailable("Prometheus Alertmanager", "not ready within 15 s")
+}
+
+impl Alertmanager {
+    /// `GET /api/v2/alerts` (active, not silenced or inhibited): the alerts as JSON.
+    pub fn active_alerts(&self) -> Vec<serde_json::Value> {
+        let body = loopback_agent()
+            .get(format!(
+                "{}/api/v2/alerts?active=true&silenced=false&inhibited=false",
+                self.url
+            ))
+            .call()
+            .expect("GET /api/v2/alerts")
+            .body_mut()
+            .read_to_string()
+            .expect("alerts body");
+        serde_json::from_str::<Vec<serde_json::Value>>(&body).expect("alerts JSON")
+    }
+}
+
+/// An HTTP client for loopback servers: no proxy from the environment.
+fn loopback_agent() -> ureq::Agent {
+    ureq::Agent::config_builder().proxy(None).build().into()
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -503,33 +503,9 @@ fn a_nul_byte_in_a_key_stopped_the_hook_from_starting() {
 fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
     let dir = tempdir();
     write(dir.path(), "m.csv", CSV);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // a live run that holds the checkpoint until it is stopped
-    let first = Command::new(bin())
-        .args([
-            "run",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--time",
-            "ts",
-            "--checkpoint",
-            "c.ckpt",
-            "-q",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _watchdog = crate::common::watchdog(first.id(), 60);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the first run did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let first = spawn_tcp_run(dir.path(), &["--time", "ts", "--checkpoint", "c.ckpt"]);
+    let _watchdog = crate::common::watchdog(first.child.id(), 60);
     let second = run_in(
         dir.path(),
         &["run", "m.csv", "--time", "ts", "--checkpoint", "c.ckpt"],
@@ -542,19 +518,12 @@ fn two_runs_on_one_checkpoint_raced_on_its_temporary_file() {
         second.stderr
     );
     assert!(
-        second.stderr.contains(&format!("pid {}", first.id())),
+        second.stderr.contains(&format!("pid {}", first.child.id())),
         "{}",
         second.stderr
     );
-    // SAFETY: signalling the child this test started.
-    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
-    let out = first.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = stop(first);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
 #[test]
@@ -826,4 +795,320 @@ fn rotations_between_incremental_runs_match_one_run_over_every_line() {
         let (rotated, batch) = rotation_reports(&steps);
         assert_eq!(rotated, batch, "{steps:?}");
     }
+}
+
+/// A `vigil run tcp://127.0.0.1:0 ...`: the port is the one vigil bound and
+/// printed (a port picked by the test could be taken by a parallel test).
+struct TcpRun {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn spawn_tcp_run(dir: &Path, args: &[&str]) -> TcpRun {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .arg("run")
+        .arg("tcp://127.0.0.1:0")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            panic!("vigil ended without listening: {seen}");
+        }
+        seen.push_str(&line);
+        if let Some(a) = line.trim().strip_prefix("vigil: listening on tcp://") {
+            break a.to_string();
+        }
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut rest = String::new();
+        use std::io::Read;
+        let _ = lines.read_to_string(&mut rest);
+        seen + &rest
+    });
+    TcpRun {
+        child,
+        addr,
+        stderr,
+    }
+}
+
+fn connect(addr: &str) -> std::net::TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => return s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("vigil did not listen on {addr}: {e}"),
+        }
+    }
+}
+
+/// SIGTERM, then the output.
+fn stop(run: TcpRun) -> Ran {
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) };
+    let out = run.child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    Ran {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: run.stderr.join().unwrap(),
+    }
+}
+
+/// Whether the peer closed `s` (a read returns end of stream or an error) within `wait`.
+fn closed_by_peer(s: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 16];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn a_tcp_client_without_the_jobs_header_ended_the_whole_run() {
+    use std::io::Write;
+    let dir = tempdir();
+    let run = spawn_tcp_run(
+        dir.path(),
+        &[
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--agg",
+            "count(), sum(value)",
+        ],
+    );
+    let _watchdog = crate::common::watchdog(run.child.id(), 60);
+    let addr = run.addr.clone();
+    let mut good = connect(&addr);
+    good.write_all(b"ts,host,value\n2026-01-01T00:00:01Z,a,1\n")
+        .unwrap();
+    // an HTTP request and a port scanner's binary probe
+    let mut http = connect(&addr);
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut scanner = connect(&addr);
+    scanner
+        .write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n")
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut http, Duration::from_secs(10)),
+        "the HTTP client was not closed"
+    );
+    assert!(closed_by_peer(&mut scanner, Duration::from_secs(10)));
+    // the good client goes on after them, and so does a new one
+    good.write_all(b"2026-01-01T00:00:02Z,a,2\n").unwrap();
+    let mut late = connect(&addr);
+    late.write_all(b"ts,host,value\n2026-01-01T00:00:03Z,b,5\n")
+        .unwrap();
+    drop((good, late));
+    std::thread::sleep(Duration::from_millis(400));
+    let out = stop(run);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "window_start,window_end,host,count,sum_value\n\
+         2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,a,2,3\n\
+         2026-01-01T00:00:00.000Z,2026-01-01T00:01:00.000Z,b,1,5\n",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("connections=4 refused_connections=0 bad_connections=2"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("vigil: closed tcp://127.0.0.1:"),
+        "reported: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("names field 'ts', which is not a column"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains('\x16'), "escaped");
+}
+
+#[test]
+fn concurrent_tcp_connections_were_unbounded() {
+    use std::io::Write;
+    let dir = tempdir();
+    let run = spawn_tcp_run(
+        dir.path(),
+        &["--time", "ts", "--agg", "count()", "--max-connections", "2"],
+    );
+    let _watchdog = crate::common::watchdog(run.child.id(), 60);
+    let addr = run.addr.clone();
+    let mut first = connect(&addr);
+    first.write_all(b"ts,v\n").unwrap();
+    let mut second = connect(&addr);
+    second.write_all(b"ts,v\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = connect(&addr);
+    assert!(
+        closed_by_peer(&mut third, Duration::from_secs(10)),
+        "the third connection stays open"
+    );
+    assert!(
+        !closed_by_peer(&mut first, Duration::from_millis(200)),
+        "the first is served"
+    );
+    // once one leaves, a new one is served
+    drop(second);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fourth = connect(&addr);
+    fourth.write_all(b"ts,v\n2026-01-01T00:00:01Z,1\n").unwrap();
+    assert!(!closed_by_peer(&mut fourth, Duration::from_millis(300)));
+    drop((first, fourth));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = stop(run);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("connections=3 refused_connections=1 "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("as many as --max-connections allows"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains(",1\n"), "{}", out.stdout);
+}
+
+#[test]
+fn an_endless_tcp_line_grew_memory_without_bound() {
+    use std::io::Write;
+    let dir = tempdir();
+    let run = spawn_tcp_run(
+        dir.path(),
+        &[
+            "--time",
+            "ts",
+            "--agg",
+            "count()",
+            "--max-line-bytes",
+            "64K",
+            "--on-bad-record",
+            "bad.txt",
+        ],
+    );
+    let _watchdog = crate::common::watchdog(run.child.id(), 90);
+    let addr = run.addr.clone();
+    let mut c = connect(&addr);
+    c.write_all(b"ts,v\n2026-01-01T00:00:01Z,1\n").unwrap();
+    // 32 MiB without a newline, then the line ends and a good one follows
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..32 {
+        c.write_all(&block).unwrap();
+    }
+    // SAFETY: reading our child's status file.
+    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", run.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().unwrap())
+        })
+        .unwrap();
+    c.write_all(b"\n2026-01-01T00:00:02Z,1\n").unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(400));
+    let out = stop(run);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        rss_kb < 40 << 10,
+        "{rss_kb} kB resident while a 32 MiB line arrived"
+    );
+    assert!(out.stderr.contains("records=3 bad=1 "), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(":3: a line longer than --max-line-bytes 65536"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(",2\n"),
+        "both good records counted: {}",
+        out.stdout
+    );
+    let bad = std::fs::read(dir.path().join("bad.txt")).unwrap();
+    assert_eq!(bad.len(), 65537 + 1, "its first bytes and a newline");
+}
+
+#[test]
+fn a_long_line_in_a_file_or_on_stdin_is_a_bad_record_and_reading_goes_on() {
+    let dir = tempdir();
+    let long = "y".repeat(5000);
+    // a record of exactly 1 KiB (its value padded with zeros) is within the limit
+    let exact = format!("2026-01-01T00:00:03Z,{}1", "0".repeat(1024 - 22));
+    assert_eq!(exact.len(), 1024);
+    let csv =
+        format!("ts,v\n2026-01-01T00:00:01Z,1\n{long}\r\n2026-01-01T00:00:02Z,1\n{exact}\r\n");
+    write(dir.path(), "m.csv", &csv);
+    let args = [
+        "--time",
+        "ts",
+        "--agg",
+        "count()",
+        "--max-line-bytes",
+        "1K",
+        "--on-bad-record",
+        "bad.txt",
+    ];
+    let file = run_in(dir.path(), &[&["run", "m.csv"][..], &args].concat(), None);
+    let stdin = run_in(
+        dir.path(),
+        &[&["run", "-"][..], &args].concat(),
+        Some(csv.as_bytes()),
+    );
+    for out in [&file, &stdin] {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("records=4 bad=1 "),
+            "a line of exactly 1K is not too long: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains(":3: a line longer than --max-line-bytes 1024"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.ends_with(",3\n"), "{}", out.stdout);
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("bad.txt")).unwrap().len(),
+        1026
+    );
+    // the limit itself is checked
+    let out = run_in(
+        dir.path(),
+        &["check", "--time", "ts", "--max-line-bytes", "2G"],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("from 1 to 1G"), "{}", out.stderr);
 }

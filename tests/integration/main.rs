@@ -5,16 +5,24 @@
 mod common;
 mod components;
 
+mod absent_model;
+mod alertmanager;
 mod alerts;
 mod checkpoint;
 mod docs;
 mod edges;
 mod engine;
+mod engine_paths;
 mod errors;
 mod exact_sums;
+mod export;
+mod flink;
+mod fuzz;
 mod history;
 mod html;
+mod inputs;
 mod logs;
 mod model;
 mod run;
 mod usability;
+mod webhook;
