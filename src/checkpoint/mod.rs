@@ -504,7 +504,7 @@ impl Store {
                             file.sync_data()
                                 .map_err(|e| Error::io("cannot sync", out, e))?;
                         }
-                        crate::sink::write_atomic(&path, &bytes)?;
+                        crate::sink::write_atomic(&path, &bytes, crate::sink::Durability::Synced)?;
                         let us = started.elapsed().as_micros() as u64;
                         max_write.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
                     }

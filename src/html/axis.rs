@@ -145,6 +145,25 @@ pub fn window_text(start: i64, end: i64) -> String {
     format!("{left}–{right}")
 }
 
+/// The same without the year, for point tooltips: `01-01 00:14:00–00:15:00`.
+pub fn short_window_text(start: i64, end: i64) -> String {
+    let precision = if start % SECOND != 0 || end % SECOND != 0 {
+        1
+    } else {
+        SECOND
+    };
+    let month_day = |t: i64| {
+        let (_, m, d) = civil_from_days(split_day(t).0);
+        format!("{m:02}-{d:02}")
+    };
+    let left = format!("{} {}", month_day(start), clock(start, precision));
+    if split_day(start).0 == split_day(end).0 {
+        format!("{left}–{}", clock(end, precision))
+    } else {
+        format!("{left}–{} {}", month_day(end), clock(end, precision))
+    }
+}
+
 /// Round value ticks covering `[lo, hi]` (at most `max`), and the axis range
 /// they span. A flat series gets a range around its value.
 pub fn value_ticks(lo: f64, hi: f64, max: usize) -> (f64, f64, Vec<f64>) {
@@ -304,6 +323,14 @@ mod tests {
 
     #[test]
     fn window_texts() {
+        assert_eq!(
+            short_window_text(T0, T0 + MINUTE),
+            "01-01 00:00:00–00:01:00"
+        );
+        assert_eq!(
+            short_window_text(T0 - 500, T0 + 500),
+            "12-31 23:59:59.500–01-01 00:00:00.500"
+        );
         assert_eq!(window_text(T0, T0 + MINUTE), "2026-01-01 00:00:00–00:01:00");
         assert_eq!(
             window_text(T0 - 500, T0 + 500),

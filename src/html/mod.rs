@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, WindowSpec};
 use crate::plan::RecordPlan;
 use crate::shard::{AlertEvent, Row};
+use crate::sink::Durability;
 use crate::stats::Counters;
 
 /// Appends `s` escaped for HTML text and attribute values; control
@@ -202,9 +203,7 @@ impl HtmlReport {
     }
 
     pub fn add_rows(&mut self, rows: &[Row]) {
-        for r in rows {
-            self.store.add_row(r);
-        }
+        self.store.add_rows(rows);
     }
 
     pub fn add_alerts(&mut self, events: &[AlertEvent]) {
@@ -238,7 +237,7 @@ impl HtmlReport {
                 .name("html".into())
                 .spawn(move || {
                     for page in rx {
-                        crate::sink::write_atomic(&path, page.as_bytes())?;
+                        crate::sink::write_atomic(&path, page.as_bytes(), Durability::Unsynced)?;
                     }
                     Ok(())
                 })

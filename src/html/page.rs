@@ -19,6 +19,10 @@ pub const PAGE_LIMIT: usize = 5_000_000;
 /// Characters of a key, rule text or input name shown at most.
 const MAX_NAME: usize = 60;
 const MAX_TEXT: usize = 400;
+/// A drawn point at full detail (marker, tooltip, two path vertices), and a
+/// chart's axes, legend and caption, about: to reserve the page's buffer.
+const BYTES_PER_POINT: usize = 150;
+const BYTES_PER_CHART: usize = 12 << 10;
 /// Bytes kept for the note of each chart still to come, so that charts left
 /// out at the last detail level still fit their notes.
 const NOTE_RESERVE: usize = 600;
@@ -138,10 +142,23 @@ pub fn render(job: &PageJob, history: &PageStore, figures: &RunFigures) -> Strin
         ". Self-contained: no scripts, nothing loaded from elsewhere.</p></body></html>\n",
     );
     let budget = PAGE_LIMIT.saturating_sub(head.len() + tail.len() + 4096);
-    let charts = charts(job, history, budget);
-    head.push_str(&charts);
+    // One buffer for the whole page, reserved once: the page is the largest
+    // thing a run allocates for --html, so it is never copied.
+    head.reserve(estimate(job, history).min(budget) + tail.len());
+    charts(&mut head, job, history, budget);
     head.push_str(&tail);
     head
+}
+
+/// Bytes the charts will take at full detail, about.
+fn estimate(job: &PageJob, history: &PageStore) -> usize {
+    let points: usize = history
+        .shown()
+        .iter()
+        .flat_map(|k| k.series.iter())
+        .map(|s| s.buckets().len().min(svg::PLOT_COLUMNS))
+        .sum();
+    points * BYTES_PER_POINT + job.aggs.len() * BYTES_PER_CHART
 }
 
 /// A column of the run table: its name and how to read it from the counters.
@@ -300,7 +317,8 @@ fn shades_per_chart<'a>(
     (per_chart, elsewhere, dropped)
 }
 
-fn charts(job: &PageJob, history: &PageStore, budget: usize) -> String {
+/// Appends the charts section to `out`, using at most `budget` bytes.
+fn charts(out: &mut String, job: &PageJob, history: &PageStore, budget: usize) {
     let shown = history.shown();
     let names: Vec<String> = shown
         .iter()
@@ -316,6 +334,7 @@ fn charts(job: &PageJob, history: &PageStore, budget: usize) -> String {
         }
     });
 
+    let start = out.len();
     let mut intro = String::new();
     intro.push_str("<section id=\"charts\"><h2>Aggregates</h2><p class=\"note\">");
     let seen = history.keys_seen();
@@ -393,13 +412,16 @@ fn charts(job: &PageJob, history: &PageStore, budget: usize) -> String {
     }
     legend.push_str("</ul>");
 
-    let limit = budget.saturating_sub(intro.len() + 16);
-    // All charts at `detail`, or None when they do not fit in `limit`; at
-    // the last detail level, charts that do not fit are left out with a note.
-    let draw_all = |detail: Detail, last: bool| -> Option<String> {
-        let mut out = String::new();
+    out.push_str(&intro);
+    let limit = start + budget.saturating_sub(intro.len() + 16);
+    let mark = out.len();
+    let mut fig = String::new();
+    // All charts at `detail` into `out`, or false when they do not fit in
+    // `limit`; at the last detail level, charts that do not fit are left out
+    // with a note.
+    let mut draw_all = |out: &mut String, detail: Detail, last: bool| -> bool {
         for (a, title) in job.aggs.iter().enumerate() {
-            let mut fig = String::new();
+            fig.clear();
             fig.push_str("<figure><figcaption><h3>");
             esc(&mut fig, title);
             fig.push_str("</h3>");
@@ -439,34 +461,28 @@ fn charts(job: &PageJob, history: &PageStore, budget: usize) -> String {
             let reserve = (job.aggs.len() - a - 1) * NOTE_RESERVE;
             if out.len() + fig.len() + reserve > limit {
                 if !last {
-                    return None;
+                    return false;
                 }
+                out.push_str("<figure><figcaption><h3>");
+                esc(out, title);
                 let _ = write!(
                     out,
-                    "<figure><figcaption><h3>{}</h3></figcaption><p class=\"note\">Chart left out: the page is kept under {} MB.</p></figure>",
-                    {
-                        let mut t = String::new();
-                        esc(&mut t, title);
-                        t
-                    },
+                    "</h3></figcaption><p class=\"note\">Chart left out: the page is kept under {} MB.</p></figure>",
                     PAGE_LIMIT / 1_000_000
                 );
                 continue;
             }
             out.push_str(&fig);
         }
-        Some(out)
+        true
     };
-    let mut body = String::new();
     for (i, detail) in DETAILS.iter().enumerate() {
-        if let Some(out) = draw_all(*detail, i == DETAILS.len() - 1) {
-            body = out;
+        if draw_all(out, *detail, i == DETAILS.len() - 1) {
             break;
         }
+        out.truncate(mark);
     }
-    intro.push_str(&body);
-    intro.push_str("</section>");
-    intro
+    out.push_str("</section>");
 }
 
 fn empty_chart(out: &mut String, title: &str) {

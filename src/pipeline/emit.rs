@@ -31,6 +31,9 @@ pub struct LateRef {
     pub line_len: u32,
 }
 
+/// Rows the report writes at a time (and the `--html` page then takes):
+/// enough for the report's parallel formatting, few enough to stay in cache.
+const WRITE_SLICE_ROWS: usize = 16 << 10;
 /// Bad records reported on stderr before the rest are only counted.
 const BAD_REPORTS: u64 = 10;
 
@@ -172,9 +175,18 @@ impl Emitter {
                 .then_with(|| compare_keys(&a.key, &b.key))
         });
         self.warn_overflow(plan, &rows);
-        self.report
-            .write_rows(&rows)
-            .map_err(|e| write_error("the report", e))?;
+        // The report is written a slice at a time, and the page (if any)
+        // takes each slice right after, while its rows' keys and values are
+        // still in cache (fed after the whole batch, each row cost two cache
+        // misses: +11% CPU). Slices also bound the report's formatting buffers.
+        for slice in rows.chunks(WRITE_SLICE_ROWS) {
+            self.report
+                .write_rows(slice)
+                .map_err(|e| write_error("the report", e))?;
+            if let Some(h) = &mut self.html {
+                h.add_rows(slice);
+            }
+        }
         if !alerts.is_empty() {
             alerts.sort_by(|a, b| {
                 a.time
@@ -185,7 +197,6 @@ impl Emitter {
             self.write_alerts(plan, &alerts)?;
         }
         if let Some(h) = &mut self.html {
-            h.add_rows(&rows);
             h.add_alerts(&alerts);
             if !late.is_empty() {
                 let mut per_piece = vec![0u64; pieces.len()];

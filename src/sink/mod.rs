@@ -579,28 +579,45 @@ pub fn write_error(what: &str, e: io::Error) -> Error {
     Error::runtime(format!("writing {what}: {e}"))
 }
 
-/// Replaces the file at `path` with `bytes` so that a reader (or a crash)
-/// sees the old file or the new one, never a mix: temporary file
-/// `PATH.tmp`, fsync, rename over `path`, fsync of the directory. Used for
-/// checkpoints and the `--html` page.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// How [`write_atomic`] replaces a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its directory: the new content survives a crash
+    /// (checkpoints).
+    Synced,
+    /// Readers see the old file or the new one, never a mix, but a crash may
+    /// lose the new one: for files derived from a checkpoint and rewritten
+    /// by the next run (the `--html` page), where an fsync would only make
+    /// the run wait on the disk.
+    Unsynced,
+}
+
+/// Replaces the file at `path` with `bytes` so that a reader sees the old
+/// file or the new one, never a mix: temporary file `PATH.tmp`, then rename
+/// over `path`; with [`Durability::Synced`] the file is fsynced before the
+/// rename and the directory after it. Used for checkpoints and the page.
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let mut f = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
     f.write_all(bytes)
         .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    f.sync_all()
-        .map_err(|e| Error::io("cannot sync", &tmp, e))?;
+    if durability == Durability::Synced {
+        f.sync_all()
+            .map_err(|e| Error::io("cannot sync", &tmp, e))?;
+    }
     drop(f);
     std::fs::rename(&tmp, path)
         .map_err(|e| Error::io(&format!("cannot rename {} to", tmp.display()), path, e))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    if durability == Durability::Synced {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
