@@ -122,6 +122,8 @@ pub struct Job {
     pub where_expr: Option<Expr>,
     pub where_text: Option<String>,
     pub evals: Vec<(String, Expr, String)>,
+    /// `--lookup FILE`: per-key fields from CSV tables, loaded and checked
+    pub lookups: crate::lookup::Lookups,
     pub max_delay: i64,
     pub late_output: Option<PathBuf>,
     /// `--html FILE`: the page written at checkpoints and at the end.

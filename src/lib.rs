@@ -15,6 +15,7 @@ pub mod expr;
 pub mod history;
 pub mod html;
 pub mod job;
+pub mod lookup;
 pub mod origin;
 pub mod pipeline;
 pub mod plan;

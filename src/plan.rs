@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::expr::{Compiled, Ref, Value};
 use crate::history::{HistFunc, HistoryPlan, KeyHistory, Spacing};
 use crate::job::{Job, WindowSpec};
+use crate::lookup::{Lookups, NO_ROW};
 use crate::origin::TextOrigin;
 use crate::time::{TimeError, TimeFormat};
 
@@ -36,6 +37,11 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
 enum Source {
     Field(usize),
     Eval(usize),
+    /// a `--lookup` table's field, from the row the record's key joins
+    Lookup {
+        table: usize,
+        field: usize,
+    },
 }
 
 /// An alert rule resolved against the plan.
@@ -56,7 +62,7 @@ impl RulePlan {
     pub fn outputs_used(&self) -> impl Iterator<Item = usize> + '_ {
         self.refs.iter().filter_map(|r| match r {
             RuleRef::Output(o) => Some(*o),
-            RuleRef::Key(_) => None,
+            RuleRef::Key(_) | RuleRef::Lookup { .. } => None,
         })
     }
 }
@@ -66,6 +72,11 @@ impl RulePlan {
 enum RuleRef {
     Output(usize),
     Key(usize),
+    /// a `--lookup` table's field, from the row the window's key joins
+    Lookup {
+        table: usize,
+        field: usize,
+    },
 }
 
 /// One history function's series X, resolved against the window's outputs.
@@ -125,6 +136,13 @@ pub struct RecordPlan {
     pub history: HistoryEval,
     /// `--max-line-bytes`: a longer line is a bad record, never decoded
     pub max_line: usize,
+    /// `--lookup` tables (shared with the job)
+    pub lookups: Lookups,
+    /// the tables `--where`, `--eval` or aggregate inputs read: joined per record
+    record_tables: Vec<usize>,
+    /// true when a rule or history function reads a lookup field: each key
+    /// joins its rows once ([`RecordPlan::window_rows`])
+    window_lookups: bool,
 }
 
 /// Reusable per-thread buffers for [`RecordPlan::extract`].
@@ -132,6 +150,8 @@ pub struct RecordPlan {
 pub struct Scratch {
     pub slots: FieldSlots,
     evals: Vec<Option<f64>>,
+    /// per lookup table, the row the current record joins (or NO_ROW)
+    rows: Vec<u32>,
 }
 
 impl Scratch {
@@ -139,6 +159,7 @@ impl Scratch {
         Scratch {
             slots: FieldSlots::new(plan.fields.len()),
             evals: vec![None; plan.evals.len()],
+            rows: vec![NO_ROW; plan.lookups.tables.len()],
         }
     }
 }
@@ -204,6 +225,7 @@ impl RecordPlan {
             flag: &str,
             origin: &TextOrigin,
             eval_names: &[String],
+            lookups: &Lookups,
             fields: &mut Fields,
         ) -> Result<(Compiled, Vec<Source>)> {
             let mut sources = Vec::new();
@@ -212,7 +234,10 @@ impl RecordPlan {
                     Ref::Field(f) => {
                         let s = match eval_names.iter().position(|e| e == f) {
                             Some(i) => Source::Eval(i),
-                            None => Source::Field(fields.slot(f, || origin.label.clone())),
+                            None => match lookups.field(f) {
+                                Some((table, field)) => Source::Lookup { table, field },
+                                None => Source::Field(fields.slot(f, || origin.label.clone())),
+                            },
                         };
                         sources.push(s);
                         Ok(sources.len() - 1)
@@ -238,6 +263,7 @@ impl RecordPlan {
                 &flag,
                 &origin,
                 &eval_names,
+                &job.lookups,
                 &mut fields,
             )?);
             eval_names.push(name.clone());
@@ -255,6 +281,7 @@ impl RecordPlan {
                     "--where",
                     &origin,
                     &eval_names,
+                    &job.lookups,
                     &mut fields,
                 )?)
             }
@@ -386,9 +413,13 @@ impl RecordPlan {
         let agg = AggPlan::new(&specs);
         let mut inputs = Vec::new();
         for input in agg.input_slots() {
-            let source = match eval_names.iter().position(|e| *e == input.field) {
-                Some(i) => Source::Eval(i),
-                None => Source::Field(fields.slot(&input.field, || {
+            let source = match (
+                eval_names.iter().position(|e| *e == input.field),
+                job.lookups.field(&input.field),
+            ) {
+                (Some(i), _) => Source::Eval(i),
+                (None, Some((table, field))) => Source::Lookup { table, field },
+                (None, None) => Source::Field(fields.slot(&input.field, || {
                     // the first aggregate over the field says who asked for it
                     let spec = specs
                         .iter()
@@ -420,6 +451,23 @@ impl RecordPlan {
             .input_field
             .as_deref()
             .and_then(|name| fields.names.iter().position(|f| f == name));
+        let mut record_tables: Vec<usize> = evals
+            .iter()
+            .chain(where_.iter())
+            .flat_map(|(_, sources)| sources.iter())
+            .chain(inputs.iter().map(|(source, _)| source))
+            .filter_map(|s| match s {
+                Source::Lookup { table, .. } => Some(*table),
+                _ => None,
+            })
+            .collect();
+        record_tables.sort_unstable();
+        record_tables.dedup();
+        let window_lookups = rules
+            .iter()
+            .flat_map(|r| r.refs.iter())
+            .chain(history.series.iter().flat_map(|x| x.refs.iter()))
+            .any(|r| matches!(r, RuleRef::Lookup { .. }));
         Ok(RecordPlan {
             input_slot,
             fields: fields.names,
@@ -437,6 +485,9 @@ impl RecordPlan {
             rules,
             history,
             max_line: job.max_line_bytes,
+            lookups: job.lookups.clone(),
+            record_tables,
+            window_lookups,
         })
     }
 
@@ -477,6 +528,7 @@ impl RecordPlan {
         end: i64,
         values: &mut [AggValue],
         key: &[u8],
+        rows: &[u32],
     ) {
         let h = &self.history;
         if h.plan.is_empty() {
@@ -485,7 +537,10 @@ impl RecordPlan {
         // Grows only for robust_z, once per window (not per record).
         let mut work = Vec::new();
         for (s, sx) in h.series.iter().enumerate() {
-            let x = number_of(sx.compiled.eval(&|i| window_value(sx.refs[i], values, key)));
+            let x = number_of(
+                sx.compiled
+                    .eval(&|i| window_value(sx.refs[i], values, key, &self.lookups, rows)),
+            );
             h.plan.observe(history, end, s, x);
             for &f in h.plan.funcs_of(s) {
                 values[h.outputs[f]] = h
@@ -533,11 +588,18 @@ impl RecordPlan {
                 })?
             }
         };
+        // The rows the record's key joins, in the tables the record path reads.
+        for &t in &self.record_tables {
+            let table = &self.lookups.tables[t];
+            scratch.rows[t] = table.find(|k| slots.get(line, *self.key_slots.get(k)?));
+        }
+        let rows = &scratch.rows;
+        let tables = &self.lookups;
         // Derived fields, in order; each may use the ones before it.
         for i in 0..self.evals.len() {
             let (compiled, sources) = &self.evals[i];
             let evals = &scratch.evals;
-            let v = compiled.eval(&|r| lookup(sources[r], line, slots, evals));
+            let v = compiled.eval(&|r| lookup(sources[r], line, slots, evals, tables, rows));
             let num = match v {
                 Value::Num(n) if n.is_finite() => Some(n),
                 Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
@@ -548,7 +610,7 @@ impl RecordPlan {
         }
         if let Some((compiled, sources)) = &self.where_ {
             let evals = &scratch.evals;
-            if !compiled.eval_bool(&|r| lookup(sources[r], line, slots, evals)) {
+            if !compiled.eval_bool(&|r| lookup(sources[r], line, slots, evals, tables, rows)) {
                 return Ok(Extracted::Filtered);
             }
         }
@@ -590,6 +652,22 @@ impl RecordPlan {
                     },
                     Some(raw) => SlotValue::Hash(hash_bytes(raw)),
                 },
+                Source::Lookup { table, field } => {
+                    match self.lookups.tables[table].cell(scratch.rows[table], field) {
+                        None => SlotValue::Missing,
+                        Some(raw) if numeric => match parse_number(raw) {
+                            Some(n) => {
+                                tally.numbers[i] += 1;
+                                SlotValue::Num(n)
+                            }
+                            None => {
+                                tally.not_numbers[i] += 1;
+                                SlotValue::Missing
+                            }
+                        },
+                        Some(raw) => SlotValue::Hash(hash_bytes(raw)),
+                    }
+                }
             };
             values.push(v);
         }
@@ -597,7 +675,15 @@ impl RecordPlan {
     }
 
     /// Evaluates rule `r`'s condition (or clear) for one emitted window.
-    pub fn eval_rule(&self, r: usize, clear: bool, outputs: &[AggValue], key: &[u8]) -> bool {
+    /// `rows`: the key's rows in the lookup tables ([`RecordPlan::window_rows`]).
+    pub fn eval_rule(
+        &self,
+        r: usize,
+        clear: bool,
+        outputs: &[AggValue],
+        key: &[u8],
+        rows: &[u32],
+    ) -> bool {
         let plan = &self.rules[r];
         let Some(compiled) = (if clear {
             plan.clear.as_ref()
@@ -606,7 +692,21 @@ impl RecordPlan {
         }) else {
             return false;
         };
-        compiled.eval_bool(&|i| window_value(plan.refs[i], outputs, key))
+        compiled.eval_bool(&|i| window_value(plan.refs[i], outputs, key, &self.lookups, rows))
+    }
+
+    /// The rows an encoded key joins in each lookup table, for the rules and
+    /// history functions of its windows: resolved once per key (the shard
+    /// keeps them). Empty (no allocation) when no rule reads a lookup field.
+    pub fn window_rows(&self, key: &[u8]) -> Box<[u32]> {
+        if !self.window_lookups {
+            return Box::default();
+        }
+        self.lookups
+            .tables
+            .iter()
+            .map(|t| t.find(|k| key_field(key, k)))
+            .collect()
     }
 }
 
@@ -621,19 +721,32 @@ fn resolve_window_ref(
     first: &mut Option<usize>,
 ) -> std::result::Result<usize, String> {
     match r {
-        Ref::Field(f) => match job.key.iter().position(|k| k == f) {
-            Some(k) => {
+        Ref::Field(f) => match (job.key.iter().position(|k| k == f), job.lookups.field(f)) {
+            (Some(k), _) => {
                 refs.push(RuleRef::Key(k));
                 Ok(refs.len() - 1)
             }
-            None => Err(format!(
-                "'{f}' is not a key field; alert conditions see aggregates such as avg({f}) and the key fields ({})",
-                if job.key.is_empty() {
-                    "none".to_string()
-                } else {
-                    job.key.join(", ")
-                }
-            )),
+            (None, Some((table, field))) => {
+                refs.push(RuleRef::Lookup { table, field });
+                Ok(refs.len() - 1)
+            }
+            (None, None) => {
+                let lookup: Vec<&str> = job.lookups.field_names().collect();
+                Err(format!(
+                    "'{f}' is not a key field{}; alert conditions see aggregates such as avg({f}), the key fields ({}){}",
+                    if lookup.is_empty() { "" } else { " or a --lookup field" },
+                    if job.key.is_empty() {
+                        "none".to_string()
+                    } else {
+                        job.key.join(", ")
+                    },
+                    if lookup.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and the --lookup fields ({})", lookup.join(", "))
+                    }
+                ))
+            }
         },
         Ref::Call { name, args } => {
             let argv: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
@@ -659,7 +772,13 @@ fn resolve_window_ref(
 
 /// The value of a window-level reference.
 #[inline]
-fn window_value<'a>(r: RuleRef, outputs: &[AggValue], key: &'a [u8]) -> Value<'a> {
+fn window_value<'a>(
+    r: RuleRef,
+    outputs: &[AggValue],
+    key: &'a [u8],
+    lookups: &'a Lookups,
+    rows: &[u32],
+) -> Value<'a> {
     match r {
         RuleRef::Output(o) => match outputs[o] {
             AggValue::Int(n) => Value::Num(n as f64),
@@ -668,6 +787,9 @@ fn window_value<'a>(r: RuleRef, outputs: &[AggValue], key: &'a [u8]) -> Value<'a
             AggValue::Float(_) | AggValue::Null => Value::Missing,
         },
         RuleRef::Key(k) => key_field(key, k).map(Value::Str).unwrap_or(Value::Missing),
+        RuleRef::Lookup { table, field } => lookups.tables[table]
+            .cell(rows.get(table).copied().unwrap_or(NO_ROW), field)
+            .map_or(Value::Missing, Value::Str),
     }
 }
 
@@ -772,6 +894,11 @@ impl RecordPlan {
         what: &str,
         listing: &str,
     ) -> Result<(), String> {
+        if let Some(at) = self.lookups.shadowed(available) {
+            return Err(format!(
+                "{at} is also the name of {what} of the input; expected the table's fields named unlike the input's (rename the column)"
+            ));
+        }
         for (i, (name, used_by)) in self.fields.iter().zip(&self.field_uses).enumerate() {
             if available.contains(&name.as_str()) || self.input_slot == Some(i) {
                 continue;
@@ -795,6 +922,8 @@ fn lookup<'a>(
     line: &'a [u8],
     slots: &'a FieldSlots,
     evals: &[Option<f64>],
+    lookups: &'a Lookups,
+    rows: &[u32],
 ) -> Value<'a> {
     match source {
         Source::Field(s) => match slots.get(line, s) {
@@ -805,6 +934,9 @@ fn lookup<'a>(
             Some(n) => Value::Num(n),
             None => Value::Missing,
         },
+        Source::Lookup { table, field } => lookups.tables[table]
+            .cell(rows[table], field)
+            .map_or(Value::Missing, Value::Str),
     }
 }
 

@@ -169,6 +169,11 @@ pub fn fingerprint(job: &Job) -> u64 {
     for r in &job.rules {
         let _ = write!(s, "rule={};", r.text);
     }
+    // The tables' content, not their paths: a moved table is the same job,
+    // an edited one is not.
+    for t in &job.lookups.tables {
+        let _ = write!(s, "lookup={:016x};", t.digest);
+    }
     fnv1a(s.as_bytes())
 }
 
@@ -219,7 +224,7 @@ pub fn load(path: &Path, fingerprint: u64) -> Result<Checkpoint> {
     if fp != fingerprint {
         return Err(refuse(
             path,
-            "made by a different job (inputs, format, time, key, window, aggregates, --where/--eval or rules differ)",
+            "made by a different job (inputs, format, time, key, window, aggregates, --where/--eval, rules or --lookup tables differ)",
         ));
     }
     postcard::from_bytes(payload).map_err(|e| refuse(path, &format!("corrupt payload ({e})")))

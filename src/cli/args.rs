@@ -239,6 +239,18 @@ pub struct JobArgs {
     /// Derived field, repeatable, e.g. 'is_error = status >= 500' (true is 1, false 0).
     #[arg(long, value_name = "NAME=EXPR")]
     pub eval: Vec<String>,
+    /// Per-key fields from a CSV table (header first), repeatable, e.g. thresholds: 'avg(value) > max_cpu'.
+    ///
+    /// The table's columns named like --key fields are the join key (any of
+    /// them: a host,metric job can join a table of host alone); its other
+    /// columns become fields that alert rules, --where, --eval and
+    /// aggregates use by name. A key without a row, or an empty cell, has
+    /// the field missing (a comparison with it is false). Refused (exit 2):
+    /// a table without key columns, two rows for one key, a column named
+    /// like an input, --eval, --time or other table's field. vigil check
+    /// lists the tables; their content is part of the checkpoint's job.
+    #[arg(long, value_name = "FILE")]
+    pub lookup: Vec<PathBuf>,
     /// Bounded out-of-orderness (watermark delay, a DUR as for --window); default 0.
     #[arg(long, value_name = "DUR")]
     pub max_delay: Option<String>,

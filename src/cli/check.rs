@@ -57,6 +57,22 @@ pub fn plan_text(job: &Job, plan: &RecordPlan) -> String {
     for (name, _, text) in &job.evals {
         let _ = writeln!(s, "eval:       {name} = {text}");
     }
+    for t in &job.lookups.tables {
+        let join: Vec<&str> = t.join.iter().map(|(n, _)| n.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "lookup:     {}: join on {}; fields {}; {} row{}",
+            t.path.display(),
+            join.join(", "),
+            if t.fields.is_empty() {
+                "none".to_string()
+            } else {
+                t.fields.join(", ")
+            },
+            t.rows(),
+            if t.rows() == 1 { "" } else { "s" }
+        );
+    }
     if let Some(w) = &job.where_text {
         let _ = writeln!(s, "where:      {w}");
     }

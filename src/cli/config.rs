@@ -303,6 +303,23 @@ impl Job {
                 )));
             }
         }
+        // Lookup tables: a repeated flag replaces the file's list, as --eval does.
+        let lookup_paths = if cli.lookup.is_empty() {
+            fa.as_ref().map(|f| f.lookup.clone()).unwrap_or_default()
+        } else {
+            cli.lookup.clone()
+        };
+        let mut taken: Vec<(&str, String)> = evals
+            .iter()
+            .map(|(name, _, _)| (name.as_str(), "an --eval field".to_string()))
+            .collect();
+        if let Some(t) = &time_field {
+            taken.push((t.as_str(), "the --time field".to_string()));
+        }
+        if let Some(f) = &input_field {
+            taken.push((f.as_str(), "the --input-field field".to_string()));
+        }
+        let lookups = crate::lookup::Lookups::load(&lookup_paths, &key, &taken)?;
         let (late_output, _) = pick!(cli, fa, late_output);
         let (it, itf) = pick!(cli, fa, idle_timeout);
         let idle_timeout = dur(it, itf, "idle-timeout")?;
@@ -571,6 +588,7 @@ impl Job {
             where_expr,
             where_text,
             evals,
+            lookups,
             max_delay,
             watermark_per_input,
             input_field,

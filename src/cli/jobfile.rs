@@ -107,8 +107,8 @@ impl<'de> Deserialize<'de> for AlertList {
     }
 }
 
-/// URLs: a TOML array, or one string holding one URL (never split: a URL
-/// may contain commas).
+/// URLs (and `lookup` paths): a TOML array, or one string holding one URL
+/// (never split: a URL or a path may contain commas).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum UrlList {
@@ -177,6 +177,8 @@ struct JobFile {
     #[serde(rename = "where")]
     where_: Option<String>,
     eval: Option<ListOrString>,
+    /// paths: an array, or one string holding one path (never split)
+    lookup: Option<UrlList>,
     max_delay: Option<String>,
     late_output: Option<PathBuf>,
     html: Option<PathBuf>,
@@ -278,6 +280,13 @@ pub fn load(path: &Path) -> Result<(JobArgs, Vec<String>, JobFileSource)> {
         agg: None,
         where_: file.where_,
         eval: Vec::new(),
+        lookup: file
+            .lookup
+            .map(UrlList::into_list)
+            .unwrap_or_default()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         max_delay: file.max_delay,
         late_output: file.late_output,
         html: file.html,

@@ -81,7 +81,23 @@ fn run_file(path: &Path) -> Result<(usize, usize)> {
         (Some(c), None) => dir.join(c),
         (None, Some(table)) => {
             let p = work.join("job.toml");
-            let body = toml::to_string(table)
+            // `lookup` paths of an inline job are relative to the test file,
+            // as input_file is (the job file is written elsewhere).
+            let mut table = table.clone();
+            if let Some(v) = table.get_mut("lookup") {
+                let rebase = |v: &mut toml::Value| {
+                    if let toml::Value::String(s) = v {
+                        if Path::new(s.as_str()).is_relative() {
+                            *s = dir.join(s.as_str()).display().to_string();
+                        }
+                    }
+                };
+                match v {
+                    toml::Value::Array(items) => items.iter_mut().for_each(rebase),
+                    other => rebase(other),
+                }
+            }
+            let body = toml::to_string(&table)
                 .map_err(|e| Error::usage(format!("{}: [job]: {e}", path.display())))?;
             std::fs::write(&p, body).map_err(|e| Error::io("cannot write", &p, e))?;
             p

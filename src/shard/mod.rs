@@ -86,6 +86,10 @@ pub struct KeyEntry {
     next_due: i64,
     #[serde(skip)]
     absent_due: i64,
+    /// the key's rows in the `--lookup` tables, joined at its first window
+    /// (not checkpointed: the tables are part of the job's fingerprint)
+    #[serde(skip)]
+    lookup_rows: Option<Box<[u32]>>,
 }
 
 /// Records of one key in one pane, aggregated while parsing (borrowed from
@@ -514,6 +518,7 @@ fn new_entry(engine: &Engine<'_>, key: Box<[u8]>, hash: u64) -> KeyEntry {
         history: KeyHistory::default(),
         next_due: i64::MAX,
         absent_due: i64::MAX,
+        lookup_rows: None,
     }
 }
 
@@ -585,16 +590,19 @@ fn emit_window(
     };
     entry.emitted += 1;
     let mut values = values;
-    plan.eval_history(&mut entry.history, end, &mut values, &entry.key);
+    let rows = entry
+        .lookup_rows
+        .get_or_insert_with(|| plan.window_rows(&entry.key));
+    plan.eval_history(&mut entry.history, end, &mut values, &entry.key, rows);
     for (r, rule) in plan.rules.iter().enumerate() {
         if rule.absent_ms.is_some() {
             continue; // absent() follows the watermark, not the windows
         }
-        let cond = plan.eval_rule(r, false, &values, &entry.key);
+        let cond = plan.eval_rule(r, false, &values, &entry.key, rows);
         let clear = rule
             .clear
             .as_ref()
-            .map(|_| plan.eval_rule(r, true, &values, &entry.key));
+            .map(|_| plan.eval_rule(r, true, &values, &entry.key, rows));
         let transition = entry.trackers[r].on_window(rule.rule.for_windows, index, cond, clear);
         if let Some(t) = transition {
             out.counters.alerts += 1;

@@ -280,6 +280,12 @@ fn refuse_what_does_not_map(job: &Job, options: &FlinkOptions) -> Result<()> {
             ));
         }
     }
+    if let Some(t) = job.lookups.tables.first() {
+        return Err(refuse(
+            &format!("--lookup {}", t.path.display()),
+            "a Flink lookup join reads the table as it stands when each record arrives (processing time), where vigil reads it once when the job starts; join the fields into the records before they reach Flink, or use fixed thresholds",
+        ));
+    }
     if let WindowSpec::Count { .. } = job.window {
         return Err(refuse(
             "--count-window",
