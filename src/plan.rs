@@ -732,20 +732,21 @@ fn resolve_window_ref(
             }
             (None, None) => {
                 let lookup: Vec<&str> = job.lookups.field_names().collect();
-                Err(format!(
-                    "'{f}' is not a key field{}; alert conditions see aggregates such as avg({f}), the key fields ({}){}",
-                    if lookup.is_empty() { "" } else { " or a --lookup field" },
-                    if job.key.is_empty() {
-                        "none".to_string()
-                    } else {
-                        job.key.join(", ")
-                    },
-                    if lookup.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" and the --lookup fields ({})", lookup.join(", "))
-                    }
-                ))
+                let keys = if job.key.is_empty() {
+                    "none".to_string()
+                } else {
+                    job.key.join(", ")
+                };
+                Err(if lookup.is_empty() {
+                    format!(
+                        "'{f}' is not a key field; alert conditions see aggregates such as avg({f}) and the key fields ({keys})"
+                    )
+                } else {
+                    format!(
+                        "'{f}' is not a key field or a --lookup field; alert conditions see aggregates such as avg({f}), the key fields ({keys}) and the --lookup fields ({})",
+                        lookup.join(", ")
+                    )
+                })
             }
         },
         Ref::Call { name, args } => {

@@ -32,6 +32,8 @@ Rules (\fB\-\-alert\fR) are evaluated per key at each of its windows. A rule
 fires after N consecutive windows of a key with the condition true, and
 resolves when the clear condition (or, without one, the negated condition)
 holds. Events: time, rule, severity, state, key fields, value, condition.
+Per\-key thresholds come from \fB\-\-lookup\fR tables: \fBavg(value) > max_cpu\fR
+compares with the value of the key's row; a key without a row never fires on it.
 \fB\-\-on\-alert\fR runs sh \-c CMD per event with the event as JSON on stdin and
 VIGIL_RULE, VIGIL_STATE, VIGIL_SEVERITY, VIGIL_KEY, VIGIL_VALUE, VIGIL_TIME in
 the environment.
@@ -50,7 +52,7 @@ events and late records on a Flink cluster. File inputs become filesystem
 tables; \fB\-\-flink\-source\fR kafka with \fB\-\-kafka\-brokers\fR and
 \fB\-\-kafka\-topic\fR reads a Kafka topic instead. A feature that Flink SQL
 cannot express the same way (count windows, absent(), first/last, history
-functions, log presets, strftime times, processing time) is refused with exit status 2.
+functions, lookup tables, log presets, strftime times, processing time) is refused with exit status 2.
 .SH EXIT STATUS
 0 success; 1 runtime failure (I/O error, \fB\-\-on\-bad\-record fail\fR, or
 every record read was bad); 2 usage or job error (bad flag, rule, job file,

@@ -274,3 +274,33 @@ fn history_functions_are_refused() {
         "{rule}"
     );
 }
+
+#[test]
+fn lookup_tables_are_refused() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "m.csv",
+        "ts,host,value\n2026-01-01T00:00:01Z,h1,1\n",
+    );
+    write(dir.path(), "limits.csv", "host,max_cpu\nh1,90\n");
+    let out = run_in(
+        dir.path(),
+        &[
+            "export",
+            "flink",
+            "m.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--lookup",
+            "limits.csv",
+            "--alert",
+            "avg(value) > max_cpu",
+        ],
+        None,
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    insta::assert_snapshot!(format!("exit {}\n{}", out.code, out.stderr));
+}

@@ -22,6 +22,7 @@ mod history;
 mod html;
 mod inputs;
 mod logs;
+mod lookup;
 mod model;
 mod run;
 mod usability;
