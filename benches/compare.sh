@@ -8,7 +8,10 @@
 #
 # Knobs: ROWS (10000000), RUNS (3; best run reported), THREADS (all cores),
 # MILLER_ROWS (1000000: Miller is slow, so it runs on a smaller file and its
-# rate is reported as measured), SKIP_MILLER=1, VIGIL=path (skip the build).
+# rate is reported as measured), SKIP_MILLER=1, VIGIL=path (skip the build),
+# CEILING=path (the bare hash aggregate of ../shared/ceiling, built into
+# target/ceiling when that folder is there; SKIP_CEILING=1 leaves it out),
+# DATA=dir (where the generated inputs are kept; benches/data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,7 @@ ROWS=${ROWS:-10000000}
 RUNS=${RUNS:-3}
 THREADS=${THREADS:-$(nproc)}
 MILLER_ROWS=${MILLER_ROWS:-1000000}
-DATA=benches/data
+DATA=${DATA:-benches/data}
 OUT=$DATA/out
 mkdir -p "$DATA" "$OUT"
 
@@ -33,6 +36,14 @@ if [ ! -x benches/.venv/bin/python ] || ! benches/.venv/bin/python -c 'import du
   benches/.venv/bin/pip install -q duckdb polars
 fi
 PY=benches/.venv/bin/python
+HAVE_CEILING=0
+if [ "${SKIP_CEILING:-0}" != 1 ]; then
+  if [ -z "${CEILING:-}" ] && [ -f ../shared/ceiling/Cargo.toml ]; then
+    CARGO_TARGET_DIR=target/ceiling cargo build --release --quiet --manifest-path ../shared/ceiling/Cargo.toml
+    CEILING=target/ceiling/release/ceiling
+  fi
+  [ -n "${CEILING:-}" ] && [ -x "$CEILING" ] && HAVE_CEILING=1
+fi
 HAVE_MILLER=0
 if [ "${SKIP_MILLER:-0}" != 1 ]; then
   if ! command -v mlr >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -51,16 +62,18 @@ cat "$CSV" "$JSONL" > /dev/null # warm the page cache
 
 AGGS='count(), sum(value), min(value), max(value), avg(value), p95(value)'
 RESULTS=$(mktemp)
-# measure LABEL JOB ROWS BYTES CMD...: best wall time and its peak RSS over RUNS runs
+# measure LABEL JOB ROWS BYTES CMD...: best wall time over RUNS runs, with
+# that run's peak RSS and CPU time (user+sys; steadier than wall time on a
+# busy machine)
 measure() {
   local label=$1 job=$2 rows=$3 bytes=$4; shift 4
-  local best="" rss="" t
+  local best="" rss="" cpu="" t
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || { cat "$OUT/stderr.txt" >&2; echo "compare: $label failed" >&2; exit 1; }
-    t=$(tail -1 "$OUT/time.txt")
-    if [ -z "$best" ] || awk -v a="${t% *}" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=${t% *}; rss=${t#* }; fi
+    /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || { cat "$OUT/stderr.txt" >&2; echo "compare: $label failed" >&2; exit 1; }
+    read -r e m u s < <(tail -1 "$OUT/time.txt")
+    if [ -z "$best" ] || awk -v a="$e" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$e; rss=$m; cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}'); fi
   done
-  echo "$label|$job|$rows|$bytes|$best|$rss" >> "$RESULTS"
+  echo "$label|$job|$rows|$bytes|$best|$rss|$cpu" >> "$RESULTS"
 }
 
 csv_bytes=$(stat -c %s "$CSV")
@@ -72,7 +85,14 @@ measure polars "csv tumbling 1m" "$ROWS" "$csv_bytes" env POLARS_MAX_THREADS="$T
 measure vigil "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$VIGIL" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-jsonl.csv" --threads "$THREADS" -q
 measure duckdb "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$PY" benches/peers.py duckdb jsonl "$JSONL" "$OUT/duckdb-jsonl.csv" --threads "$THREADS"
 measure polars "jsonl tumbling 1m" "$ROWS" "$json_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars jsonl "$JSONL" "$OUT/polars-jsonl.csv"
+if [ "$HAVE_CEILING" = 1 ]; then
+  # The ceiling's job adds stddev to the aggregates: vigil runs that job too.
+  measure vigil "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS, stddev(value)" -o "$OUT/vigil-stddev.csv" --threads "$THREADS" -q
+  measure ceiling "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$CEILING" "$CSV" "$OUT/ceiling.csv" "$THREADS"
+fi
 measure vigil "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/vigil-sliding.csv" --threads "$THREADS" -q
+measure vigil "csv session 30s gap" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --session 30s --agg "$AGGS" -o "$OUT/vigil-session.csv" --threads "$THREADS" -q
+measure vigil "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/vigil-global.csv" --threads "$THREADS" -q
 rm -f "$OUT/bench.ckpt"
 measure vigil "csv tumbling 1m, checkpoint every 1s" "$ROWS" "$csv_bytes" sh -c "rm -f '$OUT/bench.ckpt'; exec '$VIGIL' run '$CSV' --time ts --key host,metric --window 1m --agg '$AGGS' -o '$OUT/vigil-ckpt.csv' --threads $THREADS --checkpoint '$OUT/bench.ckpt' --checkpoint-every 1s -q"
 if [ "$HAVE_MILLER" = 1 ]; then
@@ -95,17 +115,20 @@ cmp -s "$OUT/vigil-csv.csv" "$OUT/vigil-ckpt.csv" && echo "PASS vigil: checkpoin
 echo
 echo "## Results"
 echo
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d); threads=$THREADS; best of $RUNS runs; page cache warm"
 echo
 awk -F'|' '
-  { label[NR]=$1; job[NR]=$2; rows[NR]=$3; bytes[NR]=$4; secs[NR]=$5; rss[NR]=$6
+  { label[NR]=$1; job[NR]=$2; rows[NR]=$3; bytes[NR]=$4; secs[NR]=$5; rss[NR]=$6; cpu[NR]=$7
     if ($1 == "vigil" && !($2 in base)) base[$2] = $5 }
   END {
-    print "| tool | job | rows | MB | seconds | MB/s | rows/s | peak RSS MB | time vs vigil |"
-    print "|---|---|---|---|---|---|---|---|---|"
+    tumbling = base["csv tumbling 1m"]
+    print "| tool | job | rows | MB | seconds | CPU s | MB/s | rows/s | peak RSS MB | time vs vigil | vigil: time vs csv tumbling |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= NR; i++) {
-      b = base[job[i]]; ratio = (b > 0) ? sprintf("%.1fx", secs[i] / b) : "-"
-      printf "| %s | %s | %d | %.0f | %.2f | %.0f | %.0f | %.0f | %s |\n", label[i], job[i], rows[i], bytes[i]/1e6, secs[i], bytes[i]/1e6/secs[i], rows[i]/secs[i], rss[i]/1024, ratio
+      b = base[job[i]]; ratio = (b > 0) ? sprintf("%.2fx", secs[i] / b) : "-"
+      vt = (label[i] == "vigil" && tumbling > 0) ? sprintf("%.2fx", secs[i] / tumbling) : ""
+      printf "| %s | %s | %d | %.0f | %.2f | %s | %.0f | %.0f | %.0f | %s | %s |\n", label[i], job[i], rows[i], bytes[i]/1e6, secs[i], cpu[i], bytes[i]/1e6/secs[i], rows[i]/secs[i], rss[i]/1024, ratio, vt
     }
   }' "$RESULTS"
 rm -f "$RESULTS"
