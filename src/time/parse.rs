@@ -1,0 +1,243 @@
+//! Reading event times that need no pattern: RFC 3339 / ISO 8601 (with or
+//! without `T`, fraction and offset) and epoch numbers (by magnitude or a
+//! fixed unit), plus the digit, fraction and offset readers `strftime` and
+//! `duration` share. Returns any time it can express; the years 1 to 9999
+//! bound is `TimeFormat::parse_checked`'s (`mod.rs`). Must not allocate on
+//! the parse path, format times or know about patterns.
+
+use super::calendar::cached_days;
+
+pub(super) fn trim(b: &[u8]) -> &[u8] {
+    let b = b.trim_ascii();
+    // quoted times in CSV arrive unquoted; JSON strings too. Tolerate stray quotes.
+    b.strip_prefix(b"\"")
+        .and_then(|x| x.strip_suffix(b"\""))
+        .unwrap_or(b)
+}
+
+/// Reads between `min` and `max` ASCII digits; (value, count).
+#[inline]
+pub(super) fn digits(s: &[u8], min: usize, max: usize) -> Option<(i64, usize)> {
+    let mut v = 0i64;
+    let mut n = 0;
+    while n < max && n < s.len() && s[n].is_ascii_digit() {
+        v = v * 10 + (s[n] - b'0') as i64;
+        n += 1;
+    }
+    if n < min {
+        None
+    } else {
+        Some((v, n))
+    }
+}
+
+#[inline]
+pub(super) fn num(s: &[u8], p: usize, min: usize, max: usize) -> Option<(i64, usize)> {
+    let (v, n) = digits(s.get(p..)?, min, max)?;
+    Some((v, p + n))
+}
+
+/// Fraction digits after a '.', as milliseconds (truncated); (ms, digits read).
+#[inline]
+pub(super) fn fraction_ms(s: &[u8]) -> (i64, usize) {
+    let mut ms = 0i64;
+    let mut n = 0;
+    while n < s.len() && s[n].is_ascii_digit() {
+        if n < 3 {
+            ms = ms * 10 + (s[n] - b'0') as i64;
+        }
+        n += 1;
+    }
+    for _ in n..3 {
+        ms *= 10;
+    }
+    (ms, n)
+}
+
+/// `Z`, `z`, `+hh`, `+hhmm`, `+hh:mm` (and `-`); (offset ms, bytes read).
+pub(super) fn parse_offset(s: &[u8]) -> Option<(i64, usize)> {
+    match s.first()? {
+        b'Z' | b'z' => Some((0, 1)),
+        &sign @ (b'+' | b'-') => {
+            let (h, _) = digits(s.get(1..3)?, 2, 2)?;
+            let mut n = 3;
+            let mut m = 0;
+            if s.get(3) == Some(&b':') {
+                m = digits(s.get(4..6)?, 2, 2)?.0;
+                n = 6;
+            } else if s.len() >= 5 && s[3].is_ascii_digit() {
+                m = digits(&s[3..5], 2, 2)?.0;
+                n = 5;
+            }
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = (h * 60 + m) * 60_000;
+            Some((if sign == b'-' { -off } else { off }, n))
+        }
+        _ => None,
+    }
+}
+
+/// RFC 3339 / ISO 8601: `YYYY-MM-DD`, then optionally `T` or space and
+/// `hh:mm[:ss[.fff...]]`, then optionally `Z` or an offset. No offset means UTC.
+pub fn parse_rfc3339(s: &[u8]) -> Option<i64> {
+    if s.len() < 10 || s[4] != b'-' || s[7] != b'-' {
+        return None;
+    }
+    let year = digits(&s[0..4], 4, 4)?.0;
+    let month = digits(&s[5..7], 2, 2)?.0;
+    let day = digits(&s[8..10], 2, 2)?.0;
+    let mut ms = cached_days(year, month, day)? * 86_400_000;
+    if s.len() == 10 {
+        return Some(ms);
+    }
+    if !matches!(s[10], b'T' | b't' | b' ') || s.len() < 16 || s[13] != b':' {
+        return None;
+    }
+    let hour = digits(&s[11..13], 2, 2)?.0;
+    let minute = digits(&s[14..16], 2, 2)?.0;
+    let mut p = 16;
+    let mut second = 0;
+    if s.get(p) == Some(&b':') {
+        second = digits(s.get(p + 1..p + 3)?, 2, 2)?.0;
+        p += 3;
+        if matches!(s.get(p), Some(b'.') | Some(b',')) {
+            let (f, n) = fraction_ms(&s[p + 1..]);
+            if n == 0 {
+                return None;
+            }
+            ms += f;
+            p += 1 + n;
+        }
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    ms += hour * 3_600_000 + minute * 60_000 + second * 1000;
+    if p < s.len() {
+        let (off, n) = parse_offset(&s[p..])?;
+        if p + n != s.len() {
+            return None;
+        }
+        ms -= off;
+    }
+    Some(ms)
+}
+
+/// An epoch number with an optional fraction and sign, scaled to ms by magnitude.
+pub(super) fn parse_epoch_auto(s: &[u8]) -> Option<i64> {
+    let v = parse_plain_number(s)?;
+    let a = v.abs();
+    let scale = if a < 1e11 {
+        1000.0
+    } else if a < 1e14 {
+        1.0
+    } else if a < 1e17 {
+        0.001
+    } else {
+        0.000_001
+    };
+    scaled(s, v, scale)
+}
+
+pub(super) fn parse_epoch_scaled(s: &[u8], scale: f64) -> Option<i64> {
+    let v = parse_plain_number(s)?;
+    scaled(s, v, scale)
+}
+
+/// Integers are scaled exactly; decimals through f64.
+fn scaled(s: &[u8], v: f64, scale: f64) -> Option<i64> {
+    let int = s
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-'));
+    if int {
+        // Beyond i64 (or beyond it once scaled): a number, but no sane time;
+        // saturated so the range check reports it as out of range.
+        let n: i64 = match std::str::from_utf8(s).ok()?.parse() {
+            Ok(n) => n,
+            Err(_) => return Some(if s[0] == b'-' { i64::MIN } else { i64::MAX }),
+        };
+        return Some(if scale >= 1.0 {
+            n.saturating_mul(scale as i64)
+        } else {
+            n.div_euclid((1.0 / scale).round() as i64)
+        });
+    }
+    let ms = (v * scale).floor();
+    // `as` saturates at the ends of i64; NaN cannot come from digits.
+    ms.is_finite().then_some(ms as i64)
+}
+
+/// Digits with an optional sign and one optional '.'; no exponent.
+fn parse_plain_number(s: &[u8]) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    let body = s.strip_prefix(b"-").unwrap_or(s);
+    let mut dots = 0;
+    if body.is_empty()
+        || !body.iter().all(|c| {
+            c.is_ascii_digit()
+                || (*c == b'.' && {
+                    dots += 1;
+                    dots == 1
+                })
+        })
+    {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::T2026;
+    use super::super::TimeFormat;
+
+    #[test]
+    fn rfc3339_variants() {
+        let a = TimeFormat::Auto;
+        assert_eq!(a.parse(b"2026-01-01T00:00:00Z"), Some(T2026));
+        assert_eq!(a.parse(b"2026-01-01 00:00:00"), Some(T2026));
+        assert_eq!(a.parse(b"2026-01-01T01:00:00+01:00"), Some(T2026));
+        assert_eq!(a.parse(b"2025-12-31T19:00:00-0500"), Some(T2026));
+        assert_eq!(
+            a.parse(b"2026-01-01T00:00:00.123456789Z"),
+            Some(T2026 + 123)
+        );
+        assert_eq!(a.parse(b"2026-01-01T00:00:00.5"), Some(T2026 + 500));
+        assert_eq!(a.parse(b"2026-01-01T00:01"), Some(T2026 + 60_000));
+        assert_eq!(a.parse(b"2026-01-01"), Some(T2026));
+        assert_eq!(a.parse(b"2024-02-29T00:00:00Z").map(|t| t > 0), Some(true));
+        for bad in [
+            &b"2026-13-01T00:00:00Z"[..],
+            b"2026-02-29T00:00:00Z",
+            b"2026-01-01T24:00:00Z",
+            b"2026-01-01T00:00:00Q",
+            b"2026-01-01T00:00:00.Z",
+            b"yesterday",
+            b"",
+        ] {
+            assert_eq!(a.parse(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn epoch_magnitudes() {
+        let a = TimeFormat::Auto;
+        assert_eq!(a.parse(b"1767225600"), Some(T2026));
+        assert_eq!(a.parse(b"1767225600.25"), Some(T2026 + 250));
+        assert_eq!(a.parse(b"1767225600000"), Some(T2026));
+        assert_eq!(a.parse(b"1767225600000000"), Some(T2026));
+        assert_eq!(a.parse(b"1767225600000000000"), Some(T2026));
+        assert_eq!(a.parse(b"99999999999"), Some(99_999_999_999_000)); // below 1e11: seconds
+        assert_eq!(a.parse(b"100000000000"), Some(100_000_000_000)); // 1e11: milliseconds
+        assert_eq!(a.parse(b"-10"), Some(-10_000));
+        assert_eq!(TimeFormat::UnixMs.parse(b"1500"), Some(1500));
+        assert_eq!(TimeFormat::UnixUs.parse(b"1500"), Some(1));
+        assert_eq!(TimeFormat::UnixNs.parse(b"-1"), Some(-1));
+        assert_eq!(a.parse(b"1e9"), None);
+    }
+}
