@@ -476,3 +476,49 @@ refused!(
     "--alert",
     "avg(value) > max_mem"
 );
+
+#[test]
+fn history_functions_read_lookup_fields_in_their_series() {
+    let dir = tempdir();
+    let d = dir.path();
+    let m = metrics();
+    let hosts = root().join("testdata/hosts.csv").display().to_string();
+    // ewma with alpha 1 is the current point: avg(value) / max_cpu
+    let out = run_in(
+        d,
+        &[
+            "run",
+            &m,
+            "--time",
+            "ts",
+            "--key",
+            "host,metric",
+            "--window",
+            "10m",
+            "--lookup",
+            &hosts,
+            "--where",
+            "metric == \"cpu\"",
+            "--agg",
+            "avg(value), ewma(avg(value) / max_cpu, 1) as load",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let limits = [("web-1", 90.0), ("web-2", 95.0), ("db-1", 60.0)];
+    let mut checked = 0;
+    for r in rows(&out.stdout) {
+        match limits.iter().find(|(h, _)| *h == r[2]) {
+            Some((_, limit)) => {
+                let avg: f64 = r[4].parse().unwrap();
+                let load: f64 = r[5].parse().unwrap();
+                assert!((load - avg / limit).abs() < 1e-12, "{r:?}");
+                checked += 1;
+            }
+            // no row: the series has no points
+            None => assert_eq!(r[5], "", "{r:?}"),
+        }
+    }
+    assert!(checked >= 9, "{}", out.stdout);
+}
