@@ -11,7 +11,9 @@
 # rate is reported as measured), SKIP_MILLER=1, VIGIL=path (skip the build),
 # CEILING=path (the bare hash aggregate of ../shared/ceiling, built into
 # target/ceiling when that folder is there; SKIP_CEILING=1 leaves it out),
-# DATA=dir (where the generated inputs are kept; benches/data).
+# DATA=dir (where the generated inputs are kept; benches/data),
+# BASELINE=path (an older vigil binary, measured beside the current one on
+# the CSV, JSON-lines, sliding and global-key jobs; its report is not checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,13 +78,15 @@ measure() {
   echo "$label|$job|$rows|$bytes|$best|$rss|$cpu" >> "$RESULTS"
 }
 
-csv_bytes=$(stat -c %s "$CSV")
-json_bytes=$(stat -c %s "$JSONL")
+csv_bytes=$(stat -L -c %s "$CSV")
+json_bytes=$(stat -L -c %s "$JSONL")
 
 measure vigil "csv tumbling 1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-csv.csv" --threads "$THREADS" -q
+[ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-csv.csv" --threads "$THREADS" -q
 measure duckdb "csv tumbling 1m" "$ROWS" "$csv_bytes" "$PY" benches/peers.py duckdb csv "$CSV" "$OUT/duckdb-csv.csv" --threads "$THREADS"
 measure polars "csv tumbling 1m" "$ROWS" "$csv_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars csv "$CSV" "$OUT/polars-csv.csv"
 measure vigil "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$VIGIL" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-jsonl.csv" --threads "$THREADS" -q
+[ -z "${BASELINE:-}" ] || measure baseline "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$BASELINE" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-jsonl.csv" --threads "$THREADS" -q
 measure duckdb "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$PY" benches/peers.py duckdb jsonl "$JSONL" "$OUT/duckdb-jsonl.csv" --threads "$THREADS"
 measure polars "jsonl tumbling 1m" "$ROWS" "$json_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars jsonl "$JSONL" "$OUT/polars-jsonl.csv"
 if [ "$HAVE_CEILING" = 1 ]; then
@@ -91,12 +95,14 @@ if [ "$HAVE_CEILING" = 1 ]; then
   measure ceiling "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$CEILING" "$CSV" "$OUT/ceiling.csv" "$THREADS"
 fi
 measure vigil "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/vigil-sliding.csv" --threads "$THREADS" -q
+[ -z "${BASELINE:-}" ] || measure baseline "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/baseline-sliding.csv" --threads "$THREADS" -q
 measure vigil "csv session 30s gap" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --session 30s --agg "$AGGS" -o "$OUT/vigil-session.csv" --threads "$THREADS" -q
 measure vigil "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/vigil-global.csv" --threads "$THREADS" -q
+[ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/baseline-global.csv" --threads "$THREADS" -q
 rm -f "$OUT/bench.ckpt"
 measure vigil "csv tumbling 1m, checkpoint every 1s" "$ROWS" "$csv_bytes" sh -c "rm -f '$OUT/bench.ckpt'; exec '$VIGIL' run '$CSV' --time ts --key host,metric --window 1m --agg '$AGGS' -o '$OUT/vigil-ckpt.csv' --threads $THREADS --checkpoint '$OUT/bench.ckpt' --checkpoint-every 1s -q"
 if [ "$HAVE_MILLER" = 1 ]; then
-  small_bytes=$(stat -c %s "$SMALL")
+  small_bytes=$(stat -L -c %s "$SMALL")
   measure vigil "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" "$VIGIL" run "$SMALL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-small.csv" --threads "$THREADS" -q
   measure miller "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" sh -c "mlr --icsv --ocsv put '\$w = substr0(\$ts, 0, 15)' then stats1 -a count,sum,min,max,mean,p95 -f value -g w,host,metric '$SMALL' > '$OUT/miller.csv'"
 fi

@@ -55,6 +55,13 @@ pub(super) fn run_files(
         }
     }
     let total: u64 = files.iter().map(|f| f.bytes().len() as u64).sum();
+    if job.time_field.is_none() && total > 0 {
+        // Replaying a file on arrival time is rarely what was meant: the
+        // whole file lands in the window of the second it was read in.
+        crate::diag!(
+            "vigil: note: no --time: windows are on processing (arrival) time, so the records of a file read in one go share a window or two; to window on the records' own times, name their field with --time FIELD"
+        );
+    }
     let bar = progress_bar(job, total);
     let resume = std::mem::take(&mut p.positions);
     let plans = checkpoint::verify_inputs(&files, &resume, job.incremental)?;

@@ -306,9 +306,13 @@ pub fn run(job: &Job) -> Result<Outcome> {
     // SPEC 1: records were read and every one was bad is a failed run (exit 1).
     let c = &p.counters;
     if c.records > 0 && c.bad == c.records {
+        let format = match job.format {
+            crate::job::FormatChoice::Auto => "auto (from each input's name or first line)",
+            crate::job::FormatChoice::Fixed(f) => f.name(),
+        };
         return Err(Error::runtime(format!(
-            "every one of the {} records read was bad (the first are shown above), so nothing was aggregated; `vigil check` with the same arguments shows the first bad line",
-            c.records
+            "every one of the {} records read was bad (the first are shown above), so nothing was aggregated; they were read with --format {format} and --time-format {}: if either is wrong for this input, change it; `vigil check` with the same arguments shows the first bad line",
+            c.records, job.time_format_text
         )));
     }
     if let Some(sig) = interrupted {

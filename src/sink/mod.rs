@@ -415,6 +415,9 @@ impl ReportWriter {
 
     /// Writes what is buffered (and the header of an empty CSV report when `empty_header`).
     pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == OutputFormat::Csv {
+            self.header();
+        }
         if self.format == OutputFormat::Table {
             self.render_table()?;
         }

@@ -1112,3 +1112,68 @@ fn a_long_line_in_a_file_or_on_stdin_is_a_bad_record_and_reading_goes_on() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("from 1 to 1G"), "{}", out.stderr);
 }
+
+/// A run where every record was bad (wrong `--time-format`, wrong
+/// `--format`) exited 0 with an empty report without even a header. Now it
+/// is exit 1 with a message naming what was tried, and the report it leaves
+/// still has its header; a run whose records are all filtered out is no
+/// failure and also writes the header.
+#[test]
+fn every_record_bad_exited_0_with_a_report_without_a_header() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", CSV);
+    for wrong in [
+        &["--time-format", "unix_ms"][..],
+        &["--format", "json"],
+        &["--time-format", "%d/%m/%Y"],
+    ] {
+        let args = [
+            &[
+                "run", "m.csv", "--time", "ts", "--key", "host", "-o", "r.csv",
+            ][..],
+            wrong,
+        ]
+        .concat();
+        let out = run_in(dir.path(), &args, None);
+        assert_eq!(out.code, 1, "{wrong:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("records read was bad"),
+            "{wrong:?}: {}",
+            out.stderr
+        );
+        let tried = if wrong[0] == "--format" {
+            format!("--format {}", wrong[1])
+        } else {
+            format!("--time-format {}", wrong[1])
+        };
+        assert!(out.stderr.contains(&tried), "names {tried}: {}", out.stderr);
+        let report = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
+        assert!(
+            report.starts_with("window_start,window_end,host,"),
+            "{wrong:?}: the report keeps its header: {report:?}"
+        );
+    }
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "m.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--where",
+            "value < -1",
+            "-o",
+            "e.csv",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
+    assert_eq!(report.lines().count(), 1, "only the header: {report:?}");
+    assert!(
+        report.starts_with("window_start,window_end,host,"),
+        "{report:?}"
+    );
+}

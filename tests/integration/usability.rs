@@ -763,3 +763,25 @@ fn live_table_columns_stay_put() {
         "vigil: note: table columns widened to fit new values: avg_value (11)\n"
     );
 }
+
+/// Replaying an access log without `--time` put all 10,000 records of
+/// 2015 into the hour it was read in, without a word (seen on the Apache
+/// log of ../shared/data). A file run on processing time now says so and
+/// names the flag; with `--time` there is no such note.
+#[test]
+fn a_file_run_without_time_says_its_windows_are_on_arrival_time() {
+    let dir = tempdir();
+    write(dir.path(), "m.csv", METRICS);
+    let out = run_in(dir.path(), &["run", "m.csv", "-q"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no --time: windows are on processing (arrival) time")
+            && out.stderr.contains("--time FIELD"),
+        "{}",
+        out.stderr
+    );
+    let out = run_in(dir.path(), &["run", "m.csv", "--time", "ts", "-q"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("no --time"), "{}", out.stderr);
+}
