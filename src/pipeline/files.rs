@@ -55,6 +55,11 @@ pub(super) fn run_files(
         }
     }
     let total: u64 = files.iter().map(|f| f.bytes().len() as u64).sum();
+    // Tests make batches small to cross many batch cuts on little data.
+    let batch_bytes = std::env::var("VIGIL_TEST_BATCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(BATCH_BYTES, |b| b.max(4096));
     if job.time_field.is_none() && total > 0 {
         // Replaying a file on arrival time is rarely what was meant: the
         // whole file lands in the window of the second it was read in.
@@ -111,7 +116,7 @@ pub(super) fn run_files(
             while pos < limit {
                 batch.clear();
                 let end =
-                    match pieces::batch_end(bytes, pos, BATCH_BYTES, limit, job.max_line_bytes) {
+                    match pieces::batch_end(bytes, pos, batch_bytes, limit, job.max_line_bytes) {
                         pieces::BatchEnd::At(end) => {
                             pieces::split_pieces(
                                 bytes,

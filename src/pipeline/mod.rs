@@ -58,6 +58,12 @@ struct Pipeline<'a> {
     shards: Vec<Shard>,
     /// fold records into partials while parsing (pane layouts)
     fold: bool,
+    /// fold every batch, never switching to the per-record path for
+    /// compressing too little (`VIGIL_TEST_ALWAYS_FOLD=1`, for the tests)
+    always_fold: bool,
+    /// batches left to run on the per-record path before folding is tried
+    /// again (see `batch::FOLD_MIN_RECORDS_PER_PARTIAL`)
+    fold_skip: u32,
     buf: BatchBuffers,
     clock: Watermark,
     /// `--watermark per-input`: each file input's watermark while another is read
@@ -219,6 +225,8 @@ pub fn run(job: &Job) -> Result<Outcome> {
         engine,
         shards: (0..job.threads).map(|_| Shard::default()).collect(),
         fold,
+        always_fold: std::env::var_os("VIGIL_TEST_ALWAYS_FOLD").is_some_and(|v| v == "1"),
+        fold_skip: 0,
         buf: BatchBuffers::default(),
         clock: Watermark::new(job.max_delay),
         input_clocks: Vec::new(),

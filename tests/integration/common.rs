@@ -40,8 +40,14 @@ impl Output {
 
 /// Runs vigil with `args` in `dir`, feeding `stdin`.
 pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    run_in_env(dir, args, stdin, &[])
+}
+
+/// [`run_in`] with extra environment variables (the test knobs).
+pub fn run_in_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(bin())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -3,9 +3,12 @@
 //! exactly) against the per-record path (`--per-record`, every record stamped
 //! and applied one by one), on disordered input with late records, for
 //! tumbling and sliding windows, every aggregate, a `for` rule, an absent()
-//! rule and the late file, with 1 and 3 threads.
+//! rule and the late file, with 1 and 3 threads; and the default engine,
+//! which switches between the paths batch by batch (a batch that folds too
+//! few records per partial sends the next ones down the per-record path),
+//! over many small batches (`VIGIL_TEST_BATCH_BYTES`).
 
-use crate::common::{rfc3339, run_in, tempdir, write};
+use crate::common::{rfc3339, run_in_env, tempdir, write};
 
 const BASE: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -43,11 +46,22 @@ fn disordered_input() -> String {
     s
 }
 
+/// Which engine path a run takes.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// `--per-record`: every record applied one by one
+    PerRecord,
+    /// fold every batch (`VIGIL_TEST_ALWAYS_FOLD=1`)
+    Fold,
+    /// the default choice, batch by batch, over batches of 64 KiB
+    Switching,
+}
+
 fn run_job(
     dir: &std::path::Path,
     window: &[&str],
     threads: &str,
-    per_record: bool,
+    path: Path,
     tag: &str,
 ) -> (String, String, String) {
     let (out, alerts, late) = (
@@ -81,10 +95,15 @@ fn run_job(
         "-q",
     ];
     args.extend_from_slice(window);
-    if per_record {
-        args.push("--per-record");
-    }
-    let o = run_in(dir, &args, None);
+    let env: &[(&str, &str)] = match path {
+        Path::PerRecord => {
+            args.push("--per-record");
+            &[]
+        }
+        Path::Fold => &[("VIGIL_TEST_ALWAYS_FOLD", "1")],
+        Path::Switching => &[("VIGIL_TEST_BATCH_BYTES", "65536")],
+    };
+    let o = run_in_env(dir, &args, None, env);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     (read(&out), read(&alerts), read(&late))
@@ -98,7 +117,13 @@ fn fast_path_equals_the_per_record_path_on_disordered_input() {
         ("tumbling", vec!["--window", "1m"]),
         ("sliding", vec!["--window", "2m", "--slide", "30s"]),
     ] {
-        let reference = run_job(dir.path(), &window, "1", true, &format!("{name}-ref"));
+        let reference = run_job(
+            dir.path(),
+            &window,
+            "1",
+            Path::PerRecord,
+            &format!("{name}-ref"),
+        );
         assert!(
             reference.0.lines().count() > 500,
             "{name}: report too small"
@@ -118,26 +143,28 @@ fn fast_path_equals_the_per_record_path_on_disordered_input() {
             "{name}: {}",
             reference.1
         );
-        for threads in ["1", "3"] {
-            let fast = run_job(
-                dir.path(),
-                &window,
-                threads,
-                false,
-                &format!("{name}-{threads}"),
-            );
-            assert!(
-                fast.0 == reference.0,
-                "{name} --threads {threads}: reports differ"
-            );
-            assert!(
-                fast.1 == reference.1,
-                "{name} --threads {threads}: alerts differ"
-            );
-            assert!(
-                fast.2 == reference.2,
-                "{name} --threads {threads}: late files differ"
-            );
+        for (path, what) in [(Path::Fold, "fold"), (Path::Switching, "switching")] {
+            for threads in ["1", "3"] {
+                let fast = run_job(
+                    dir.path(),
+                    &window,
+                    threads,
+                    path,
+                    &format!("{name}-{what}-{threads}"),
+                );
+                assert!(
+                    fast.0 == reference.0,
+                    "{name} {what} --threads {threads}: reports differ"
+                );
+                assert!(
+                    fast.1 == reference.1,
+                    "{name} {what} --threads {threads}: alerts differ"
+                );
+                assert!(
+                    fast.2 == reference.2,
+                    "{name} {what} --threads {threads}: late files differ"
+                );
+            }
         }
     }
 }
