@@ -637,37 +637,13 @@ impl RecordPlan {
                     Some(n) => SlotValue::Hash(hash_bytes(&n.to_bits().to_le_bytes())),
                     None => SlotValue::Missing,
                 },
-                Source::Field(s) => match slots.get(line, s) {
-                    None => SlotValue::Missing,
-                    Some([]) => SlotValue::Missing,
-                    Some(raw) if numeric => match parse_number(raw) {
-                        Some(n) => {
-                            tally.numbers[i] += 1;
-                            SlotValue::Num(n)
-                        }
-                        None => {
-                            tally.not_numbers[i] += 1;
-                            SlotValue::Missing
-                        }
-                    },
-                    Some(raw) => SlotValue::Hash(hash_bytes(raw)),
-                },
-                Source::Lookup { table, field } => {
-                    match self.lookups.tables[table].cell(scratch.rows[table], field) {
-                        None => SlotValue::Missing,
-                        Some(raw) if numeric => match parse_number(raw) {
-                            Some(n) => {
-                                tally.numbers[i] += 1;
-                                SlotValue::Num(n)
-                            }
-                            None => {
-                                tally.not_numbers[i] += 1;
-                                SlotValue::Missing
-                            }
-                        },
-                        Some(raw) => SlotValue::Hash(hash_bytes(raw)),
-                    }
-                }
+                Source::Field(s) => raw_value(slots.get(line, s), numeric, tally, i),
+                Source::Lookup { table, field } => raw_value(
+                    self.lookups.tables[table].cell(scratch.rows[table], field),
+                    numeric,
+                    tally,
+                    i,
+                ),
             };
             values.push(v);
         }
@@ -914,6 +890,27 @@ impl RecordPlan {
             ));
         }
         Ok(())
+    }
+}
+
+/// A field's bytes as the value of aggregate input `i`: missing when absent
+/// or empty; for a numeric aggregate the number (counted in `tally` either
+/// way), otherwise the hash of the bytes.
+#[inline]
+fn raw_value(raw: Option<&[u8]>, numeric: bool, tally: &mut ValueTally, i: usize) -> SlotValue {
+    match raw {
+        None | Some([]) => SlotValue::Missing,
+        Some(raw) if numeric => match parse_number(raw) {
+            Some(n) => {
+                tally.numbers[i] += 1;
+                SlotValue::Num(n)
+            }
+            None => {
+                tally.not_numbers[i] += 1;
+                SlotValue::Missing
+            }
+        },
+        Some(raw) => SlotValue::Hash(hash_bytes(raw)),
     }
 }
 
