@@ -31,11 +31,12 @@ use super::Pipeline;
 /// gets fewer than this many records of a batch on average costs more as a
 /// piece-local partial (a hash-table entry, a state copied into the shard)
 /// than applying its records one by one. Measured on the 10M-row benchmark
-/// (2 threads, CPU time, 2-3 runs each, per-record vs fold): 500 keys with
-/// about 20 records per key and minute, 2.35-3.08 s vs 2.87-3.40 s; 100 keys
-/// (about 100 a partial), 1.66-2.06 s vs 1.87-2.02 s, even; one global key,
-/// where the per-record path runs its shard phase on one core, wall 3.08-3.12
-/// s vs 1.95-2.35 s.
+/// (2 threads, CPU time user+sys, the two paths alternated): 500 keys with
+/// about 20 records per key and minute, per-record 2.41-2.97 s (mean 2.70)
+/// vs fold 2.63-3.13 s (2.89) over 6 pairs; 100 keys (about 100 a partial),
+/// 1.66-2.06 s vs 1.87-2.02 s over 2 pairs, even; one global key, where the
+/// per-record path runs its shard phase on one core, wall 3.08-3.12 s vs
+/// 1.95-2.35 s.
 const FOLD_MIN_RECORDS_PER_PARTIAL: u64 = 50;
 /// Batches run on the per-record path after one that folded too little,
 /// before folding is tried again (the data may change).
