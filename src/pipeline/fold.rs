@@ -19,7 +19,7 @@ use crate::source::pieces::{for_each_line, Piece};
 use crate::window::Layout;
 
 use super::input::InputState;
-use super::parse::{overlong, time_of_filtered, BadLine};
+use super::parse::{decode_line, time_of_filtered, BadLine};
 
 /// A record of a piece that is late by the piece's own watermark.
 #[derive(Debug, Clone, Copy)]
@@ -216,7 +216,6 @@ pub fn fold_piece(
     let mut local_max = i64::MIN;
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
-        scratch.slots.clear();
         let bad = |error: DecodeError, out: &mut Folded| {
             out.bad.push(BadLine {
                 line_start: start as u32,
@@ -224,14 +223,10 @@ pub fn fold_piece(
                 error,
             });
         };
-        if let Some(b) = overlong(plan, start, line) {
+        if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
             out.bad.push(b);
             return;
         }
-        if let Err(e) = decoder.decode(line, &mut scratch.slots) {
-            return bad(e, out);
-        }
-        plan.set_input(&mut scratch.slots, &input.name);
         out.key.clear();
         out.values.clear();
         match plan.extract(

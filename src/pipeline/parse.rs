@@ -4,7 +4,7 @@
 //! watermark: records keep their input order for the stamping that follows.
 
 use crate::agg::SlotValue;
-use crate::decode::DecodeError;
+use crate::decode::{DecodeError, LineDecoder};
 use crate::plan::{Extracted, RecordPlan, Scratch, ValueTally};
 use crate::source::pieces::{for_each_line, Piece};
 
@@ -61,6 +61,33 @@ pub fn overlong(plan: &RecordPlan, start: usize, line: &[u8]) -> Option<BadLine>
     })
 }
 
+/// The first steps of a line on either path: the length limit, the decoder
+/// into `scratch`'s slots, the input field. A line that fails comes back as
+/// its bad line.
+#[inline]
+pub fn decode_line(
+    plan: &RecordPlan,
+    decoder: &mut dyn LineDecoder,
+    input: &InputState,
+    scratch: &mut Scratch,
+    start: usize,
+    line: &[u8],
+) -> Result<(), BadLine> {
+    scratch.slots.clear();
+    if let Some(b) = overlong(plan, start, line) {
+        return Err(b);
+    }
+    decoder
+        .decode(line, &mut scratch.slots)
+        .map_err(|error| BadLine {
+            line_start: start as u32,
+            line_len: line.len() as u32,
+            error,
+        })?;
+    plan.set_input(&mut scratch.slots, &input.name);
+    Ok(())
+}
+
 /// Decodes every line of `piece` into `out` (cleared first).
 pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out: &mut Parsed) {
     out.recs.clear();
@@ -76,7 +103,6 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
     let nvals = plan.agg.input_slots().len();
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
-        scratch.slots.clear();
         let bad = |error: DecodeError, out: &mut Parsed| {
             out.bad.push(BadLine {
                 line_start: start as u32,
@@ -84,14 +110,10 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
                 error,
             });
         };
-        if let Some(b) = overlong(plan, start, line) {
+        if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
             out.bad.push(b);
             return;
         }
-        if let Err(e) = decoder.decode(line, &mut scratch.slots) {
-            return bad(e, out);
-        }
-        plan.set_input(&mut scratch.slots, &input.name);
         let key_start = out.keys.len();
         let val_start = out.values.len();
         match plan.extract(
