@@ -64,7 +64,7 @@ pub fn overlong(plan: &RecordPlan, start: usize, line: &[u8]) -> Option<BadLine>
 /// The first steps of a line on either path: the length limit, the decoder
 /// into `scratch`'s slots, the input field. A line that fails comes back as
 /// its bad line.
-#[inline]
+#[inline(always)]
 pub fn decode_line(
     plan: &RecordPlan,
     decoder: &mut dyn LineDecoder,
