@@ -12,7 +12,6 @@
 use hashbrown::HashTable;
 
 use crate::agg::{AggState, SlotValue};
-use crate::decode::DecodeError;
 use crate::plan::{hash_bytes, Extracted, RecordPlan, Scratch, ValueTally};
 use crate::shard::PartialRef;
 use crate::source::pieces::{for_each_line, Piece};
@@ -216,13 +215,7 @@ pub fn fold_piece(
     let mut local_max = i64::MIN;
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
-        let bad = |error: DecodeError, out: &mut Folded| {
-            out.bad.push(BadLine {
-                line_start: start as u32,
-                line_len: line.len() as u32,
-                error,
-            });
-        };
+        let bad = |error, out: &mut Folded| out.bad.push(BadLine::new(start, line, error));
         if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
             out.bad.push(b);
             return;

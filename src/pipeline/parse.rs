@@ -31,6 +31,17 @@ pub struct BadLine {
     pub error: DecodeError,
 }
 
+impl BadLine {
+    /// The whole line at offset `start` of its piece, with its error.
+    pub fn new(start: usize, line: &[u8], error: DecodeError) -> BadLine {
+        BadLine {
+            line_start: start as u32,
+            line_len: line.len() as u32,
+            error,
+        }
+    }
+}
+
 /// The decoded form of one piece. Reused from batch to batch.
 #[derive(Default)]
 pub struct Parsed {
@@ -79,11 +90,7 @@ pub fn decode_line(
     }
     decoder
         .decode(line, &mut scratch.slots)
-        .map_err(|error| BadLine {
-            line_start: start as u32,
-            line_len: line.len() as u32,
-            error,
-        })?;
+        .map_err(|error| BadLine::new(start, line, error))?;
     plan.set_input(&mut scratch.slots, &input.name);
     Ok(())
 }
@@ -103,13 +110,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
     let nvals = plan.agg.input_slots().len();
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
-        let bad = |error: DecodeError, out: &mut Parsed| {
-            out.bad.push(BadLine {
-                line_start: start as u32,
-                line_len: line.len() as u32,
-                error,
-            });
-        };
+        let bad = |error, out: &mut Parsed| out.bad.push(BadLine::new(start, line, error));
         if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
             out.bad.push(b);
             return;
