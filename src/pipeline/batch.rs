@@ -11,15 +11,23 @@
 //! path (count and session windows, `--max-keys` near its limit) parses,
 //! stamps and applies every record in input order. Batch boundaries are
 //! consistent cuts, where checkpoints are taken.
+//!
+//! A batch runs in two halves. Decoding (`DecodeStep::run`: fold or parse
+//! every piece into a `Decoded`) reads no engine state, so the file driver
+//! runs it for batch k+1 while batch k is applied (`Pipeline::apply`), on
+//! the same rayon pool: the sequential steps of one (placing, routing,
+//! writing) overlap with the parallel work of the other.
 
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::plan::RecordPlan;
 use crate::shard::stamp::Watermark;
 use crate::shard::{shard_of, KeyBudget, RecordView, Routed, Shard};
 use crate::source::pieces::Piece;
+use crate::window::Layout;
 
 use super::emit::LateRef;
 use super::fold::{fold_piece, Folded};
@@ -46,13 +54,90 @@ const FOLD_RETRY_BATCHES: u32 = 16;
 /// records routed to it.
 type ShardWork<'a> = (&'a mut Shard, (&'a Vec<(u32, u32)>, &'a Vec<Routed>));
 
-/// Per-batch work buffers, reused.
+/// A batch's pieces decoded, the first half of a batch. Reused.
 #[derive(Default)]
-pub(super) struct BatchBuffers {
-    /// per piece: its parsed records (exact path)
+pub(super) struct Decoded {
+    /// per piece: its parsed records (per-record path, exact pieces)
     parsed: Vec<Parsed>,
     /// per piece: its folded partials (fast path)
     folded: Vec<Folded>,
+    /// the pieces were folded, else parsed
+    fold: bool,
+}
+
+impl Decoded {
+    fn ensure(&mut self, pieces: usize) {
+        while self.parsed.len() < pieces {
+            self.parsed.push(Parsed::default());
+        }
+        while self.folded.len() < pieces {
+            self.folded.push(Folded::default());
+        }
+    }
+}
+
+/// What decoding a batch reads: the plan and the path, no engine state.
+#[derive(Clone, Copy)]
+pub(super) struct DecodeStep<'p> {
+    plan: &'p RecordPlan,
+    layout: Layout,
+    delay: i64,
+    fold: bool,
+}
+
+impl DecodeStep<'_> {
+    /// Folds or parses every piece into `out`, in parallel.
+    pub(super) fn run(&self, inputs: &[InputState], pieces: &[Piece<'_>], out: &mut Decoded) {
+        out.ensure(pieces.len());
+        out.fold = self.fold;
+        let (plan, layout, delay) = (self.plan, self.layout, self.delay);
+        if self.fold {
+            out.folded[..pieces.len()]
+                .par_iter_mut()
+                .zip(pieces.par_iter())
+                .for_each(|(out, piece)| {
+                    fold_piece(plan, &layout, delay, &inputs[piece.input], piece, out)
+                });
+        } else {
+            parse_all(plan, inputs, pieces, &mut out.parsed);
+        }
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    /// How the next batch is decoded: folded, unless this job cannot fold
+    /// or folding did not pay lately. Both paths give the same state and
+    /// outputs (tests/integration/engine_paths.rs), so the choice is only a
+    /// matter of speed.
+    pub(super) fn decode_step(&mut self) -> DecodeStep<'a> {
+        let fold = self.fold && self.fold_skip == 0;
+        if self.fold && !fold {
+            self.fold_skip -= 1;
+        }
+        DecodeStep {
+            plan: self.engine.plan,
+            layout: self.engine.layout,
+            delay: self.job.max_delay,
+            fold,
+        }
+    }
+}
+
+fn parse_all(
+    plan: &RecordPlan,
+    inputs: &[InputState],
+    pieces: &[Piece<'_>],
+    parsed: &mut [Parsed],
+) {
+    parsed[..pieces.len()]
+        .par_iter_mut()
+        .zip(pieces.par_iter())
+        .for_each(|(out, piece)| parse_piece(plan, &inputs[piece.input], piece, out));
+}
+
+/// Per-batch work buffers of the apply half, reused.
+#[derive(Default)]
+pub(super) struct BatchBuffers {
     /// per piece: the watermark as it stood before the piece
     starts: Vec<Watermark>,
     /// per piece: parsed again record by record
@@ -66,13 +151,7 @@ pub(super) struct BatchBuffers {
 }
 
 impl BatchBuffers {
-    fn ensure(&mut self, pieces: usize, shards: usize) {
-        while self.parsed.len() < pieces {
-            self.parsed.push(Parsed::default());
-        }
-        while self.folded.len() < pieces {
-            self.folded.push(Folded::default());
-        }
+    fn ensure(&mut self, shards: usize) {
         self.routed.resize_with(shards, Vec::new);
         self.partials.resize_with(shards, Vec::new);
         for r in &mut self.routed {
@@ -88,28 +167,30 @@ impl BatchBuffers {
 impl Pipeline<'_> {
     /// Decodes `pieces`, applies them, writes what closed.
     pub(super) fn process(&mut self, inputs: &[InputState], pieces: &[Piece<'_>]) -> Result<()> {
+        let mut decoded = std::mem::take(&mut self.decoded);
+        self.decode_step().run(inputs, pieces, &mut decoded);
+        let applied = self.apply(inputs, pieces, &mut decoded);
+        self.decoded = decoded;
+        applied
+    }
+
+    /// The second half of a batch: `decoded` (from `pieces`) applied to the
+    /// shards; what closed is written.
+    pub(super) fn apply(
+        &mut self,
+        inputs: &[InputState],
+        pieces: &[Piece<'_>],
+        decoded: &mut Decoded,
+    ) -> Result<()> {
         for piece in pieces {
             self.bytes_read += piece.data.len() as u64;
         }
-        self.buf.ensure(pieces.len(), self.shards.len());
-        // Both paths give the same state and outputs (tests/integration/
-        // engine_paths.rs), so the choice is only a matter of speed.
-        if !self.fold {
-            return self.process_records(inputs, pieces, false);
+        self.buf.ensure(self.shards.len());
+        if !decoded.fold {
+            return self.apply_records(inputs, pieces, decoded, false);
         }
-        if self.fold_skip > 0 {
-            self.fold_skip -= 1;
-            return self.process_records(inputs, pieces, false);
-        }
-        let (plan, layout, delay) = (self.engine.plan, self.engine.layout, self.job.max_delay);
-        let folded = &mut self.buf.folded[..pieces.len()];
-        folded
-            .par_iter_mut()
-            .zip(pieces.par_iter())
-            .for_each(|(out, piece)| {
-                fold_piece(plan, &layout, delay, &inputs[piece.input], piece, out)
-            });
-        let folded = &self.buf.folded[..pieces.len()];
+        let plan = self.engine.plan;
+        let folded = &decoded.folded[..pieces.len()];
         self.emit.bad_lines(
             inputs,
             pieces,
@@ -148,13 +229,14 @@ impl Pipeline<'_> {
         let live: u64 = self.shards.iter().map(|s| s.live_keys()).sum();
         if live + new_keys > self.engine.max_keys {
             // Near the key limit: every record in input order decides.
-            return self.process_records(inputs, pieces, true);
+            parse_all(plan, inputs, pieces, &mut decoded.parsed);
+            return self.apply_records(inputs, pieces, decoded, true);
         }
 
         // The exact pieces, parsed again.
         let buf = &mut self.buf;
         let exact = &buf.exact;
-        buf.parsed[..pieces.len()]
+        decoded.parsed[..pieces.len()]
             .par_iter_mut()
             .zip(pieces.par_iter())
             .enumerate()
@@ -163,12 +245,12 @@ impl Pipeline<'_> {
 
         // Route partials and exact records; collect the late lines.
         let nshards = self.shards.len();
-        for (k, f) in buf.folded[..pieces.len()].iter_mut().enumerate() {
+        for (k, f) in decoded.folded[..pieces.len()].iter_mut().enumerate() {
             let start = buf.starts[k];
             if buf.exact[k] {
                 let mut piece_max = i64::MIN;
                 let mut seq = start.seq;
-                for (ri, rec) in buf.parsed[k].recs.iter().enumerate() {
+                for (ri, rec) in decoded.parsed[k].recs.iter().enumerate() {
                     if !rec.filtered {
                         buf.routed[shard_of(rec.hash, nshards)].push(Routed {
                             chunk: k as u32,
@@ -197,8 +279,8 @@ impl Pipeline<'_> {
         self.clock = clock;
 
         let engine = &self.engine;
-        let parsed = &buf.parsed;
-        let folded = &buf.folded;
+        let parsed = &decoded.parsed;
+        let folded = &decoded.folded;
         let wm_end = self.clock.wm;
         let view = |r: &Routed| record_view(engine, parsed, r);
         let work = |(shard, (partials, routed)): ShardWork<'_>| {
@@ -217,26 +299,21 @@ impl Pipeline<'_> {
             .zip(buf.partials.par_iter().zip(buf.routed.par_iter()))
             .for_each(work);
         self.last_arrival = Instant::now();
-        self.drain(inputs, pieces)
+        self.drain(inputs, pieces, &decoded.parsed)
     }
 
-    /// The per-record path: every record parsed, stamped and applied in input
-    /// order. `counted`: the batch's lines and bad records were already
-    /// counted and reported by the fast path's fold.
-    fn process_records(
+    /// The per-record path, on parsed pieces: every record stamped and
+    /// applied in input order. `counted`: the batch's lines and bad records
+    /// were already counted and reported by the fast path's fold.
+    fn apply_records(
         &mut self,
         inputs: &[InputState],
         pieces: &[Piece<'_>],
+        decoded: &Decoded,
         counted: bool,
     ) -> Result<()> {
-        let plan = self.engine.plan;
-        let parsed = &mut self.buf.parsed[..pieces.len()];
-        parsed
-            .par_iter_mut()
-            .zip(pieces.par_iter())
-            .for_each(|(out, piece)| parse_piece(plan, &inputs[piece.input], piece, out));
+        let parsed = &decoded.parsed[..pieces.len()];
         if !counted {
-            let parsed = &self.buf.parsed[..pieces.len()];
             self.emit.bad_lines(
                 inputs,
                 pieces,
@@ -253,7 +330,7 @@ impl Pipeline<'_> {
         // Watermark and routing, record by record in input order.
         let nshards = self.shards.len();
         let mut new_records = 0u64;
-        for (ci, p) in self.buf.parsed[..pieces.len()].iter().enumerate() {
+        for (ci, p) in parsed.iter().enumerate() {
             for (ri, rec) in p.recs.iter().enumerate() {
                 if !rec.filtered {
                     self.buf.routed[shard_of(rec.hash, nshards)].push(Routed {
@@ -267,14 +344,13 @@ impl Pipeline<'_> {
                 self.clock.observe(rec.time);
             }
         }
-        self.apply_records(new_records);
-        self.drain(inputs, pieces)
+        self.apply_routed(&decoded.parsed, new_records);
+        self.drain(inputs, pieces, &decoded.parsed)
     }
 
     /// Applies the routed records to the shards and closes windows up to the watermark.
-    fn apply_records(&mut self, new_records: u64) {
+    fn apply_routed(&mut self, parsed: &[Parsed], new_records: u64) {
         let engine = &self.engine;
-        let parsed = &self.buf.parsed;
         let wm_end = self.clock.wm;
         let live: u64 = self.shards.iter().map(|s| s.live_keys()).sum();
         let view = |r: &Routed| record_view(engine, parsed, r);
@@ -318,10 +394,15 @@ impl Pipeline<'_> {
     }
 
     /// Hands what the shards produced to the emitter.
-    pub(super) fn drain(&mut self, inputs: &[InputState], pieces: &[Piece<'_>]) -> Result<()> {
+    pub(super) fn drain(
+        &mut self,
+        inputs: &[InputState],
+        pieces: &[Piece<'_>],
+        parsed: &[Parsed],
+    ) -> Result<()> {
         for shard in &mut self.shards {
             for (seq, chunk, index) in shard.out.late.drain(..) {
-                let rec = &self.buf.parsed[chunk as usize].recs[index as usize];
+                let rec = &parsed[chunk as usize].recs[index as usize];
                 self.buf.late.push(LateRef {
                     seq,
                     piece: chunk,
@@ -350,14 +431,14 @@ impl Pipeline<'_> {
         for shard in &mut self.shards {
             shard.advance(engine, wm, true);
         }
-        self.drain(&[], &[])
+        self.drain(&[], &[], &[])
     }
 
     /// End of input: every open window is emitted.
     pub(super) fn flush_all(&mut self) -> Result<()> {
         let engine = &self.engine;
         self.shards.par_iter_mut().for_each(|s| s.flush(engine));
-        self.drain(&[], &[])
+        self.drain(&[], &[], &[])
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::{InputSpec, Job};
 use crate::source::{self, pieces};
 
+use super::batch;
 use super::input::open_input;
 use super::status::progress_bar;
 use super::Pipeline;
@@ -71,7 +72,10 @@ pub(super) fn run_files(
     let resume = std::mem::take(&mut p.positions);
     let plans = checkpoint::verify_inputs(&files, &resume, job.incremental)?;
     p.positions = plans.iter().map(|(pos, _)| pos.clone()).collect();
-    let mut batch: Vec<pieces::Piece<'_>> = Vec::new();
+    // Pieces and decoded records of two batches: `cur` is the one to apply.
+    let mut batches: [Vec<pieces::Piece<'_>>; 2] = [Vec::new(), Vec::new()];
+    let mut decoded: [batch::Decoded; 2] = Default::default();
+    let mut cur = 0;
     for (i, (file, (_, segments))) in files.iter().zip(plans.iter()).enumerate() {
         let mut warn_behind = i > 0 && !job.watermark_per_input;
         if job.watermark_per_input {
@@ -113,19 +117,25 @@ pub(super) fn run_files(
             } else {
                 bytes.len()
             };
-            while pos < limit {
-                batch.clear();
-                let end =
-                    match pieces::batch_end(bytes, pos, batch_bytes, limit, job.max_line_bytes) {
+            // Two batches in flight: the one cut last is decoded while the
+            // one before it is applied (see `batch`). `pos` is where the
+            // applied batches end, `cut_at` where the cut ones do.
+            let mut cut_at = pos;
+            let mut pending: Option<usize> = None;
+            loop {
+                let next_end = (cut_at < limit).then(|| {
+                    let next = &mut batches[1 - cur];
+                    next.clear();
+                    match pieces::batch_end(bytes, cut_at, batch_bytes, limit, job.max_line_bytes) {
                         pieces::BatchEnd::At(end) => {
                             pieces::split_pieces(
                                 bytes,
-                                pos,
+                                cut_at,
                                 end,
                                 job.threads * PIECES_PER_THREAD,
                                 0,
                                 source::now_ms(),
-                                &mut batch,
+                                next,
                             );
                             end
                         }
@@ -135,12 +145,12 @@ pub(super) fn run_files(
                             // rest is skipped without becoming resident.
                             pieces::split_pieces(
                                 bytes,
-                                pos,
+                                cut_at,
                                 shown_end,
                                 1,
                                 0,
                                 source::now_ms(),
-                                &mut batch,
+                                next,
                             );
                             let line_end = pieces::skip_line(bytes, shown_end, limit, |upto| {
                                 read.release_before(upto)
@@ -148,9 +158,44 @@ pub(super) fn run_files(
                             p.bytes_read += (line_end - shown_end) as u64;
                             line_end
                         }
-                    };
+                    }
+                });
+                if let Some(end) = next_end {
+                    cut_at = end;
+                }
+                let step = next_end.map(|_| p.decode_step());
+                let (now, next) = if cur == 0 {
+                    let (a, b) = decoded.split_at_mut(1);
+                    (&mut a[0], &mut b[0])
+                } else {
+                    let (a, b) = decoded.split_at_mut(1);
+                    (&mut b[0], &mut a[0])
+                };
+                let decode_next = |next: &mut batch::Decoded| {
+                    if let Some(step) = step {
+                        step.run(&inputs, &batches[1 - cur], next);
+                    }
+                };
+                let Some(end) = pending else {
+                    // Nothing to apply yet: the first batch is decoded alone.
+                    match next_end {
+                        None => break,
+                        Some(_) => {
+                            decode_next(next);
+                            pending = next_end;
+                            cur = 1 - cur;
+                            continue;
+                        }
+                    }
+                };
                 let late_before = p.counters.late;
-                p.process(&inputs, &batch)?;
+                let applied = std::thread::scope(|scope| {
+                    let decoding = scope.spawn(|| decode_next(next));
+                    let applied = p.apply(&inputs, &batches[cur], now);
+                    decoding.join().expect("decoding a batch panicked");
+                    applied
+                });
+                applied?;
                 if warn_behind {
                     warn_behind = false;
                     warn_input_behind(
@@ -177,6 +222,8 @@ pub(super) fn run_files(
                     }
                     return Ok(FilesEnd::Interrupted(sig as i32));
                 }
+                pending = next_end;
+                cur = 1 - cur;
             }
             p.positions[i].set_offset(seg, file, pos as u64);
         }

@@ -37,7 +37,7 @@ use crate::sink::{AlertWriter, Output, ReportWriter};
 use crate::stats::Counters;
 use crate::window::Layout;
 
-use batch::BatchBuffers;
+use batch::{BatchBuffers, Decoded};
 use emit::{AlertHooks, Emitter};
 
 /// Concurrent `--on-alert` commands, and each one's time limit.
@@ -65,6 +65,8 @@ struct Pipeline<'a> {
     /// again (see `batch::FOLD_MIN_RECORDS_PER_PARTIAL`)
     fold_skip: u32,
     buf: BatchBuffers,
+    /// the decoded batch of a run that does not overlap decoding with applying
+    decoded: Decoded,
     clock: Watermark,
     /// `--watermark per-input`: each file input's watermark while another is read
     input_clocks: Vec<Watermark>,
@@ -228,6 +230,7 @@ pub fn run(job: &Job) -> Result<Outcome> {
         always_fold: std::env::var_os("VIGIL_TEST_ALWAYS_FOLD").is_some_and(|v| v == "1"),
         fold_skip: 0,
         buf: BatchBuffers::default(),
+        decoded: Decoded::default(),
         clock: Watermark::new(job.max_delay),
         input_clocks: Vec::new(),
         clock_input: None,
