@@ -163,6 +163,11 @@ pub enum KeyWindows {
         closed_upto: i64,
         /// latest record time in the panes already dropped (i64::MIN: none)
         dropped_max: i64,
+        /// the state of a dropped pane, emptied, for the key's next pane: a
+        /// new window reuses its allocations (a quantile list above all)
+        /// instead of growing them again
+        #[serde(skip)]
+        spare: Option<AggState>,
     },
     Sessions(Vec<Session>),
     Count(Option<CountWindow>),
@@ -192,6 +197,7 @@ impl KeyWindows {
                 panes: Vec::new(),
                 closed_upto: i64::MIN,
                 dropped_max: i64::MIN,
+                spare: None,
             },
             Layout::Session { .. } => KeyWindows::Sessions(Vec::new()),
             Layout::Count { .. } => KeyWindows::Count(None),
@@ -224,7 +230,10 @@ impl KeyWindows {
         match (self, *layout) {
             (
                 KeyWindows::Panes {
-                    panes, closed_upto, ..
+                    panes,
+                    closed_upto,
+                    spare,
+                    ..
                 },
                 Layout::Panes { size, slide, pane },
             ) => {
@@ -235,7 +244,9 @@ impl KeyWindows {
                     *closed_upto = wm_before;
                 }
                 let before = panes.len();
-                let idx = pane_index(panes, floor_to(t, pane), || plan.new_state());
+                let idx = pane_index(panes, floor_to(t, pane), || {
+                    spare.take().unwrap_or_else(|| plan.new_state())
+                });
                 let p = &mut panes[idx];
                 plan.update(&mut p.state, t, seq, values);
                 p.saw(t, t);
@@ -390,6 +401,7 @@ impl KeyWindows {
                     panes,
                     closed_upto,
                     dropped_max,
+                    spare,
                 },
                 Layout::Panes { size, slide, pane },
             ) => {
@@ -402,7 +414,7 @@ impl KeyWindows {
                             state: &p.state,
                         });
                     }
-                    drop_panes(panes, done, dropped_max);
+                    drop_panes(plan, panes, done, dropped_max, spare);
                 } else if let Some(p0) = panes.first() {
                     let mut s = first_start_containing(p0.start, size, slide)
                         .max(first_start_ending_after(*closed_upto, size, slide));
@@ -435,7 +447,7 @@ impl KeyWindows {
                     // A pane is needed until the last window containing it closes.
                     let keep_from = panes
                         .partition_point(|p| floor_to(p.start, slide).saturating_add(size) <= wm);
-                    drop_panes(panes, keep_from, dropped_max);
+                    drop_panes(plan, panes, keep_from, dropped_max, spare);
                 }
                 if wm > *closed_upto {
                     *closed_upto = wm;
@@ -493,12 +505,25 @@ fn pane_index(panes: &mut Vec<Pane>, start: i64, state: impl FnOnce() -> AggStat
     }
 }
 
-/// Drops the first `n` panes, remembering their latest record time.
-fn drop_panes(panes: &mut Vec<Pane>, n: usize, dropped_max: &mut i64) {
+/// Drops the first `n` panes, remembering their latest record time; the
+/// last one's state, emptied, becomes the key's spare when it has none.
+fn drop_panes(
+    plan: &AggPlan,
+    panes: &mut Vec<Pane>,
+    n: usize,
+    dropped_max: &mut i64,
+    spare: &mut Option<AggState>,
+) {
     for p in &panes[..n] {
         *dropped_max = (*dropped_max).max(p.max_t);
     }
-    panes.drain(..n);
+    let mut dropped = panes.drain(..n);
+    if spare.is_none() {
+        if let Some(mut p) = dropped.next_back() {
+            plan.reset_state(&mut p.state);
+            *spare = Some(p.state);
+        }
+    }
 }
 
 /// Smallest multiple of `slide` strictly greater than `p - size`: the first
