@@ -732,6 +732,50 @@ pub fn write_value(value: AggValue, out: &mut Vec<u8>) {
     }
 }
 
+/// Decimals up to this many places are tried before the shortest-digits search.
+const FEW_DECIMALS: i32 = 4;
+
+/// Writes `f` when it is exactly the value of a decimal with 1 to
+/// `FEW_DECIMALS` places (most measurements, and their exact sums), which is
+/// then the one string `{}` writes: with |f| * 10^k < 2^52, the k-place
+/// decimals are more than an ulp of f apart, so at most one of them reads
+/// back as f, and f * 10^k is computed within 0.5 of its exact value, so the
+/// rounded product is that one; `r / 10^k == f` is its read-back (both
+/// operands exact, one correctly rounded division). Places are tried from
+/// 1 up, so the first fit is the shortest. False: not written.
+fn write_few_decimals(f: f64, out: &mut Vec<u8>) -> bool {
+    const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
+    let mut scale = 1.0;
+    for k in 1..=FEW_DECIMALS {
+        scale *= 10.0;
+        if f.abs() * scale >= LIMIT {
+            return false;
+        }
+        let r = (f * scale).round();
+        if r / scale == f {
+            let n = r.abs() as u64;
+            if f < 0.0 {
+                out.push(b'-');
+            }
+            let mut buf = itoa::Buffer::new();
+            let digits = buf.format(n).as_bytes();
+            let k = k as usize;
+            if digits.len() > k {
+                let (int, frac) = digits.split_at(digits.len() - k);
+                out.extend_from_slice(int);
+                out.push(b'.');
+                out.extend_from_slice(frac);
+            } else {
+                out.extend_from_slice(b"0.");
+                out.extend(std::iter::repeat_n(b'0', k - digits.len()));
+                out.extend_from_slice(digits);
+            }
+            return true;
+        }
+    }
+    false
+}
+
 /// True when `f`'s exact decimal value has at most 18 significant digits
 /// (or may have: huge values with factors of 5), the only values where two
 /// shortest round-trip strings can tie.
@@ -778,7 +822,13 @@ fn has_short_expansion(f: f64) -> bool {
 pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
     const TWO53: f64 = 9_007_199_254_740_992.0;
     if f.fract() == 0.0 && f.abs() < TWO53 {
+        if f == 0.0 && f.is_sign_negative() {
+            out.push(b'-'); // `{}` writes -0.0 as "-0"
+        }
         out.extend_from_slice(itoa::Buffer::new().format(f as i64).as_bytes());
+        return;
+    }
+    if write_few_decimals(f, out) {
         return;
     }
     if has_short_expansion(f) {
@@ -895,6 +945,20 @@ mod tests {
             check((x % 1_000_000) as f64 / 100.0 + (i % 7) as f64);
             check((x % 1_000_000) as f64 / 100.0 / (1 + i % 23) as f64);
             check((x >> 11) as f64 / (1u64 << (x % 60)) as f64);
+            // decimals of 1 to 6 places at every magnitude, for the few-places path
+            let places = 10f64.powi((i % 6) as i32 + 1);
+            check((x >> (i % 50)) as f64 / places);
+            check(-((x % 100_000) as f64) / places);
+        }
+        // the few-places path at its limit: |f| * 10^k just under and over 2^52
+        for n in [
+            4_503_599_627_370_495u64,
+            4_503_599_627_370_497,
+            45_035_996_273_704_951,
+        ] {
+            for k in 1..=5 {
+                check(n as f64 / 10f64.powi(k));
+            }
         }
     }
 
