@@ -12,11 +12,12 @@
 //! stamps and applies every record in input order. Batch boundaries are
 //! consistent cuts, where checkpoints are taken.
 //!
-//! A batch runs in two halves. Decoding (`DecodeStep::run`: fold or parse
-//! every piece into a `Decoded`) reads no engine state, so the file driver
-//! runs it for batch k+1 while batch k is applied (`Pipeline::apply`), on
-//! the same rayon pool: the sequential steps of one (placing, routing,
-//! writing) overlap with the parallel work of the other.
+//! A batch runs in three steps. Decoding (`DecodeStep::run`: fold or parse
+//! every piece into a `Decoded`) reads no engine state; `Pipeline::apply`
+//! places, routes and applies it on the shards, which close what the
+//! watermark passed; `Pipeline::drain` sorts and writes what closed. The
+//! file driver decodes batch k+1 while batch k drains: the drain is
+//! sequential, the decode parallel, so together they keep every core busy.
 
 use std::time::Instant;
 
@@ -58,7 +59,7 @@ type ShardWork<'a> = (&'a mut Shard, (&'a Vec<(u32, u32)>, &'a Vec<Routed>));
 #[derive(Default)]
 pub(super) struct Decoded {
     /// per piece: its parsed records (per-record path, exact pieces)
-    parsed: Vec<Parsed>,
+    pub(super) parsed: Vec<Parsed>,
     /// per piece: its folded partials (fast path)
     folded: Vec<Folded>,
     /// the pieces were folded, else parsed
@@ -169,13 +170,15 @@ impl Pipeline<'_> {
     pub(super) fn process(&mut self, inputs: &[InputState], pieces: &[Piece<'_>]) -> Result<()> {
         let mut decoded = std::mem::take(&mut self.decoded);
         self.decode_step().run(inputs, pieces, &mut decoded);
-        let applied = self.apply(inputs, pieces, &mut decoded);
+        let applied = self
+            .apply(inputs, pieces, &mut decoded)
+            .and_then(|()| self.drain(inputs, pieces, &decoded.parsed));
         self.decoded = decoded;
         applied
     }
 
     /// The second half of a batch: `decoded` (from `pieces`) applied to the
-    /// shards; what closed is written.
+    /// shards, which close what the watermark passed; `drain` then writes it.
     pub(super) fn apply(
         &mut self,
         inputs: &[InputState],
@@ -299,7 +302,7 @@ impl Pipeline<'_> {
             .zip(buf.partials.par_iter().zip(buf.routed.par_iter()))
             .for_each(work);
         self.last_arrival = Instant::now();
-        self.drain(inputs, pieces, &decoded.parsed)
+        Ok(())
     }
 
     /// The per-record path, on parsed pieces: every record stamped and
@@ -345,7 +348,7 @@ impl Pipeline<'_> {
             }
         }
         self.apply_routed(&decoded.parsed, new_records);
-        self.drain(inputs, pieces, &decoded.parsed)
+        Ok(())
     }
 
     /// Applies the routed records to the shards and closes windows up to the watermark.
@@ -393,7 +396,8 @@ impl Pipeline<'_> {
         self.last_arrival = Instant::now();
     }
 
-    /// Hands what the shards produced to the emitter.
+    /// Hands what the shards produced to the emitter. `parsed`: the
+    /// batch's parsed pieces, which late records point into.
     pub(super) fn drain(
         &mut self,
         inputs: &[InputState],

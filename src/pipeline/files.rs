@@ -118,8 +118,8 @@ pub(super) fn run_files(
                 bytes.len()
             };
             // Two batches in flight: the one cut last is decoded while the
-            // one before it is applied (see `batch`). `pos` is where the
-            // applied batches end, `cut_at` where the cut ones do.
+            // one before it drains (see `batch`). `pos` is where the applied
+            // batches end, `cut_at` where the cut ones do.
             let mut cut_at = pos;
             let mut pending: Option<usize> = None;
             loop {
@@ -189,13 +189,16 @@ pub(super) fn run_files(
                     }
                 };
                 let late_before = p.counters.late;
-                let applied = std::thread::scope(|scope| {
+                // The shards use every core; then the next batch is decoded
+                // while this one's rows are sorted and written.
+                p.apply(&inputs, &batches[cur], now)?;
+                let drained = std::thread::scope(|scope| {
                     let decoding = scope.spawn(|| decode_next(next));
-                    let applied = p.apply(&inputs, &batches[cur], now);
+                    let drained = p.drain(&inputs, &batches[cur], &now.parsed);
                     decoding.join().expect("decoding a batch panicked");
-                    applied
+                    drained
                 });
-                applied?;
+                drained?;
                 if warn_behind {
                     warn_behind = false;
                     warn_input_behind(
