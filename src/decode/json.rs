@@ -75,8 +75,8 @@ pub fn json_decoder(fields: &[String]) -> Result<Box<dyn LineDecoder>, String> {
 
 fn collect_slots(trie: &Trie, n: usize, out: &mut Vec<usize>) {
     out.extend_from_slice(&trie.nodes[n].slots);
-    for &(_, c) in &trie.nodes[n].children {
-        collect_slots(trie, c, out);
+    for c in &trie.nodes[n].children {
+        collect_slots(trie, c.node, out);
     }
 }
 
@@ -86,7 +86,17 @@ struct Node {
     slots: Vec<usize>,
     /// Slots at this node or below (reset when the key is seen again).
     below: Vec<usize>,
-    children: Vec<(Box<[u8]>, usize)>,
+    children: Vec<Child>,
+}
+
+/// One key of a trie node. `tag` is [`key_tag`] of `key`: length and first
+/// 8 bytes in one compare, so most keys of a line are matched or rejected
+/// without a call to `memcmp`.
+#[derive(Debug)]
+struct Child {
+    key: Box<[u8]>,
+    tag: (usize, u64),
+    node: usize,
 }
 
 #[derive(Debug)]
@@ -96,21 +106,27 @@ struct Trie {
 
 impl Trie {
     fn child(&mut self, node: usize, key: &[u8]) -> usize {
-        if let Some(&(_, c)) = self.nodes[node].children.iter().find(|(k, _)| &**k == key) {
-            return c;
+        if let Some(c) = self.nodes[node].children.iter().find(|c| &*c.key == key) {
+            return c.node;
         }
         let c = self.nodes.len();
         self.nodes.push(Node::default());
-        self.nodes[node].children.push((key.into(), c));
+        self.nodes[node].children.push(Child {
+            key: key.into(),
+            tag: key_tag(key, 0, key.len()),
+            node: c,
+        });
         c
     }
-    #[inline]
-    fn lookup(&self, node: usize, key: &[u8]) -> Option<usize> {
+    /// The child of `node` for key `b[start..end]`.
+    #[inline(always)]
+    fn lookup(&self, node: usize, b: &[u8], start: usize, end: usize) -> Option<usize> {
+        let tag = key_tag(b, start, end);
         self.nodes[node]
             .children
             .iter()
-            .find(|(k, _)| **k == *key)
-            .map(|&(_, c)| c)
+            .find(|c| c.tag == tag && (tag.0 <= 8 || c.key[8..] == b[start + 8..end]))
+            .map(|c| c.node)
     }
 }
 
@@ -187,8 +203,12 @@ impl Scanner<'_> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
+        // compact JSON: the next byte is usually not whitespace
+        if self.b.get(self.i).is_none_or(|&c| c > b' ') {
+            return;
+        }
         while let Some(&c) = self.b.get(self.i) {
             if c == b' ' || c == b'\t' || c == b'\n' || c == b'\r' {
                 self.i += 1;
@@ -227,9 +247,9 @@ impl Scanner<'_> {
                     if kesc {
                         self.key_buf.clear();
                         unescape(&self.b[ks..ke], self.key_buf);
-                        self.trie.lookup(n, self.key_buf)
+                        self.trie.lookup(n, self.key_buf, 0, self.key_buf.len())
                     } else {
-                        self.trie.lookup(n, &self.b[ks..ke])
+                        self.trie.lookup(n, self.b, ks, ke)
                     }
                 }
             };
@@ -265,6 +285,7 @@ impl Scanner<'_> {
     }
 
     /// A value whose key matched trie node `c`.
+    #[inline(always)]
     fn wanted_value(&mut self, c: usize, depth: usize) -> Result<(), DecodeError> {
         let start = self.i;
         let trie = self.trie;
@@ -285,6 +306,10 @@ impl Scanner<'_> {
             Some(b'n') => {
                 self.literal(b"null")?;
                 Found::Missing
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Found::Raw(start, self.i)
             }
             _ => {
                 self.skip_value(depth)?;
@@ -363,15 +388,19 @@ impl Scanner<'_> {
         }
     }
 
+    #[inline(always)]
     fn digits(&mut self) -> usize {
         let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-        self.i - start
+        let n = self.b[start..]
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(self.b.len() - start);
+        self.i += n;
+        n
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline]
     fn number(&mut self) -> Result<(), DecodeError> {
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -403,43 +432,174 @@ impl Scanner<'_> {
 
     /// `self.i` at the opening quote. Returns (content start, content end, has escapes)
     /// and leaves `self.i` after the closing quote. Validates escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<(usize, usize, bool), DecodeError> {
         let start = self.i + 1;
-        let mut i = start;
-        let mut esc = false;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &self.b[i..]) {
-                None => {
-                    self.i = self.b.len();
-                    return Err(self.expected("closing '\"'"));
-                }
-                Some(off) => {
-                    i += off;
-                    if self.b[i] == b'"' {
-                        self.i = i + 1;
-                        return Ok((start, i, esc));
-                    }
-                    esc = true;
-                    match self.b.get(i + 1) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                        Some(b'u') => {
-                            let hex = self.b.get(i + 2..i + 6);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                self.i = i + 2;
-                                return Err(self.expected("4 hex digits after '\\u'"));
-                            }
-                            i += 6;
-                        }
-                        _ => {
-                            self.i = i + 1;
-                            return Err(self.expected("an escape character after '\\'"));
-                        }
-                    }
-                }
+        match find_quote_or_backslash(self.b, start) {
+            Some(at) if self.b[at] == b'"' => {
+                self.i = at + 1;
+                Ok((start, at, false))
             }
+            other => self.string_rest(start, other),
         }
     }
+
+    /// [`Self::string`] from the first backslash `at` (or a missing closing
+    /// quote) on.
+    #[inline(never)]
+    fn string_rest(
+        &mut self,
+        start: usize,
+        mut at: Option<usize>,
+    ) -> Result<(usize, usize, bool), DecodeError> {
+        loop {
+            let Some(mut i) = at else {
+                self.i = self.b.len();
+                return Err(self.expected("closing '\"'"));
+            };
+            if self.b[i] == b'"' {
+                self.i = i + 1;
+                return Ok((start, i, true));
+            }
+            match self.b.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let hex = self.b.get(i + 2..i + 6);
+                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                        self.i = i + 2;
+                        return Err(self.expected("4 hex digits after '\\u'"));
+                    }
+                    i += 6;
+                }
+                _ => {
+                    self.i = i + 1;
+                    return Err(self.expected("an escape character after '\\'"));
+                }
+            }
+            at = find_quote_or_backslash(self.b, i);
+        }
+    }
+}
+
+/// (length, first 8 bytes as a little-endian u64 with zeros past the end) of
+/// the key `b[start..end]`: keys of at most 8 bytes are equal exactly when
+/// their tags are; longer keys also need their bytes from 8 on compared.
+#[inline(always)]
+fn key_tag(b: &[u8], start: usize, end: usize) -> (usize, u64) {
+    let len = end - start;
+    let word = match b.get(start..start + 8) {
+        Some(w) => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(w);
+            let w = u64::from_le_bytes(bytes);
+            if len >= 8 {
+                w
+            } else {
+                w & ((1u64 << (8 * len)) - 1)
+            }
+        }
+        None => {
+            let n = len.min(8);
+            let mut bytes = [0u8; 8];
+            bytes[..n].copy_from_slice(&b[start..start + n]);
+            u64::from_le_bytes(bytes)
+        }
+    };
+    (len, word)
+}
+
+/// Index of the first `"` or `\` in `b[from..]` (as an index of `b`), if
+/// any; `from <= b.len()`. Finds the end of a string's plain run.
+#[inline(always)]
+fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        find_special_sse2(b, from)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        find_special_words(b, from)
+    }
+}
+
+/// [`find_quote_or_backslash`] 16 bytes at a time; the last block overlaps
+/// the one before it (its bytes already seen are masked off), buffers
+/// shorter than 16 bytes go to [`find_special_words`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn find_special_sse2(b: &[u8], from: usize) -> Option<usize> {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    const BLOCK: usize = 16;
+    let len = b.len();
+    if len < BLOCK {
+        return find_special_words(b, from);
+    }
+    // bit i set when b[at + i] is a quote or a backslash
+    let mask = |at: usize| -> u32 {
+        let block = &b[at..at + BLOCK];
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
+        // are available on every x86_64 CPU; `block` is 16 bytes of `b` (the
+        // slicing above checks it), and _mm_loadu_si128 reads those 16 bytes
+        // with no alignment requirement.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let e = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(q, e)) as u32
+        }
+    };
+    let mut at = from;
+    while at + BLOCK <= len {
+        let m = mask(at);
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
+        }
+        at += BLOCK;
+    }
+    if at < len {
+        let last = len - BLOCK;
+        // bytes last..at were seen already (no quote or backslash there)
+        let m = mask(last) & (u32::MAX << (at - last));
+        if m != 0 {
+            return Some(last + m.trailing_zeros() as usize);
+        }
+    }
+    None
+}
+
+/// [`find_quote_or_backslash`] 8 bytes at a time in a u64 (SWAR), then byte
+/// by byte: the portable path, and short buffers on x86_64.
+#[cfg_attr(not(target_arch = "x86_64"), inline(always))]
+fn find_special_words(b: &[u8], from: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // high bit of each byte of `x` that is zero, exactly (no carries
+    // between bytes: the low 7 bits are added apart from the high bit)
+    fn zero_bytes(x: u64) -> u64 {
+        !(((x & LOW7) + LOW7) | x | LOW7)
+    }
+    let quotes = ONES * b'"' as u64;
+    let backslashes = ONES * b'\\' as u64;
+    let rest = &b[from..];
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        let m = zero_bytes(w ^ quotes) | zero_bytes(w ^ backslashes);
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|off| at + off)
 }
 
 fn hex4(h: &[u8]) -> u32 {
