@@ -882,3 +882,185 @@ mod tests {
         assert!(json_decoder(&["".to_string()]).is_err());
     }
 }
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    /// xorshift64*: the same inputs on every run, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        /// 0..=200 bytes: quotes and backslashes (sometimes dense, sometimes
+        /// none), escape letters, hex digits, and bytes that differ from a
+        /// quote or a backslash only in the high bit or the low bit.
+        fn bytes(&mut self) -> Vec<u8> {
+            const ALPHABET: &[u8] = b"\"\\\\u0aF/nbtx#]\xa2\xdc\x23\x5d ";
+            let len = self.below(201);
+            let special_per_256 = [0, 4, 32, 128][self.below(4)];
+            (0..len)
+                .map(|_| {
+                    if self.below(256) < special_per_256 {
+                        ALPHABET[self.below(3)]
+                    } else {
+                        ALPHABET[self.below(ALPHABET.len())]
+                    }
+                })
+                .collect()
+        }
+    }
+
+    fn reference_find(b: &[u8], from: usize) -> Option<usize> {
+        (from..b.len()).find(|&i| b[i] == b'"' || b[i] == b'\\')
+    }
+
+    fn check_find(b: &[u8], from: usize) {
+        let want = reference_find(b, from);
+        assert_eq!(find_quote_or_backslash(b, from), want, "{b:?} from {from}");
+        assert_eq!(find_special_words(b, from), want, "{b:?} from {from}");
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(find_special_sse2(b, from), want, "{b:?} from {from}");
+    }
+
+    #[test]
+    fn find_quote_or_backslash_matches_reference() {
+        // one special byte at every position of every length, from everywhere
+        for len in 0..=70 {
+            for special in [b'"', b'\\'] {
+                for pos in 0..=len {
+                    let mut b = vec![b'x'; len];
+                    if pos < len {
+                        b[pos] = special;
+                    }
+                    for from in 0..=len {
+                        check_find(&b, from);
+                    }
+                }
+            }
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let b = rng.bytes();
+            for from in 0..=b.len() {
+                check_find(&b, from);
+            }
+        }
+    }
+
+    /// Byte-at-a-time string scanner: (start, end, escaped) and the index
+    /// after the closing quote, or the error's byte and text.
+    fn reference_string(b: &[u8], quote: usize) -> Result<(usize, usize, bool, usize), String> {
+        let at = |i: usize, what: &str| {
+            if i >= b.len() {
+                format!("invalid JSON: expected {what} at byte {i} (end of line)")
+            } else {
+                format!("invalid JSON: expected {what} at byte {i}")
+            }
+        };
+        let start = quote + 1;
+        let mut i = start;
+        let mut esc = false;
+        loop {
+            match b.get(i) {
+                None => return Err(at(b.len(), "closing '\"'")),
+                Some(b'"') => return Ok((start, i, esc, i + 1)),
+                Some(b'\\') => {
+                    esc = true;
+                    match b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            for k in 0..4 {
+                                if !b.get(i + 2 + k).is_some_and(u8::is_ascii_hexdigit) {
+                                    return Err(at(i + 2, "4 hex digits after '\\u'"));
+                                }
+                            }
+                            i += 6;
+                        }
+                        _ => return Err(at(i + 1, "an escape character after '\\'")),
+                    }
+                }
+                Some(_) => i += 1,
+            }
+        }
+    }
+
+    fn scan_string(b: &[u8], quote: usize) -> Result<(usize, usize, bool, usize), String> {
+        let trie = Trie {
+            nodes: vec![Node::default()],
+        };
+        let mut found = [];
+        let mut key_buf = Vec::new();
+        let mut s = Scanner {
+            b,
+            i: quote,
+            trie: &trie,
+            found: &mut found,
+            key_buf: &mut key_buf,
+        };
+        match s.string() {
+            Ok((start, end, esc)) => Ok((start, end, esc, s.i)),
+            Err(e) => Err(e.message),
+        }
+    }
+
+    #[test]
+    fn string_scan_matches_byte_at_a_time_reference() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut ok = 0;
+        for _ in 0..3000 {
+            let mut b = rng.bytes();
+            b.insert(0, b'"');
+            for quote in 0..b.len() {
+                if b[quote] == b'"' {
+                    let want = reference_string(&b, quote);
+                    ok += want.is_ok() as usize;
+                    assert_eq!(scan_string(&b, quote), want, "{b:?} at {quote}");
+                }
+            }
+        }
+        assert!(ok > 1000, "too few valid strings generated: {ok}");
+    }
+
+    #[test]
+    fn key_lookup_matches_plain_compare() {
+        let mut trie = Trie {
+            nodes: vec![Node::default()],
+        };
+        let keys: &[&[u8]] = &[
+            b"", b"a", b"ab", b"ba", b"abcdefg", b"abcdefgh", b"abcdefghi", b"abcdefghij",
+            b"abcdefgha", b"bbcdefghij", b"a.b", b"\0", b"a\0",
+        ];
+        for k in keys {
+            trie.child(0, k);
+        }
+        let mut rng = Rng(7);
+        for _ in 0..20_000 {
+            // a key at any place of a short buffer, often right at its end
+            let mut buf: Vec<u8> = (0..rng.below(24))
+                .map(|_| b"abcdefghij.\0"[rng.below(12)])
+                .collect();
+            if rng.below(2) == 0 {
+                let k = keys[rng.below(keys.len())];
+                let at = rng.below(buf.len() + 1);
+                buf.splice(at..at, k.iter().copied());
+            }
+            let start = rng.below(buf.len() + 1);
+            let end = start + rng.below(buf.len() - start + 1);
+            let want = trie.nodes[0]
+                .children
+                .iter()
+                .find(|c| *c.key == buf[start..end])
+                .map(|c| c.node);
+            assert_eq!(trie.lookup(0, &buf, start, end), want, "{buf:?} {start}..{end}");
+        }
+    }
+}
