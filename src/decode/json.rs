@@ -218,6 +218,24 @@ impl Scanner<'_> {
         }
     }
 
+    /// Whether the next byte after any whitespace is `c` (the whitespace is
+    /// consumed); compact JSON pays one compare.
+    #[inline(always)]
+    fn at_after_ws(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            return true;
+        }
+        self.ws();
+        self.peek() == Some(c)
+    }
+
+    /// [`Self::expected`] after moving to byte `i`.
+    #[cold]
+    fn expected_at(&mut self, i: usize, what: &str) -> DecodeError {
+        self.i = i;
+        self.expected(what)
+    }
+
     #[cold]
     fn expected(&self, what: &str) -> DecodeError {
         if self.i >= self.b.len() {
@@ -236,7 +254,7 @@ impl Scanner<'_> {
             return Ok(());
         }
         loop {
-            if self.peek() != Some(b'"') {
+            if !self.at_after_ws(b'"') {
                 return Err(self.expected("'\"' (object key)"));
             }
             let (ks, ke, kesc) = self.string()?;
@@ -253,8 +271,7 @@ impl Scanner<'_> {
                     }
                 }
             };
-            self.ws();
-            if self.peek() != Some(b':') {
+            if !self.at_after_ws(b':') {
                 return Err(self.expected("':'"));
             }
             self.i += 1;
@@ -262,19 +279,25 @@ impl Scanner<'_> {
             match child {
                 None => self.skip_value(depth)?,
                 Some(c) => {
-                    // Last duplicate wins: forget what an earlier occurrence set.
-                    for &s in &self.trie.nodes[c].below {
-                        self.found[s] = Found::Missing;
+                    // Last duplicate wins: forget what an earlier occurrence
+                    // set. A node without children has `below == slots`, all
+                    // of which `wanted_value` sets anyway.
+                    let node = &self.trie.nodes[c];
+                    if !node.children.is_empty() {
+                        for &s in &node.below {
+                            self.found[s] = Found::Missing;
+                        }
                     }
                     self.wanted_value(c, depth)?;
                 }
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
+            let mut next = self.peek();
+            if !matches!(next, Some(b',' | b'}')) {
+                self.ws();
+                next = self.peek();
+            }
+            match next {
+                Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
                     return Ok(());
@@ -388,45 +411,38 @@ impl Scanner<'_> {
         }
     }
 
-    #[inline(always)]
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        let n = self.b[start..]
-            .iter()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(self.b.len() - start);
-        self.i += n;
-        n
-    }
-
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
     #[inline]
     fn number(&mut self) -> Result<(), DecodeError> {
-        if self.peek() == Some(b'-') {
-            self.i += 1;
+        let b = self.b;
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.expected("a digit")),
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => i = digits_end(b, i + 1),
+            _ => return Err(self.expected_at(i, "a digit")),
         }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return Err(self.expected("a digit after '.'"));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.expected("a digit in the exponent"));
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            i = digits_end(b, start);
+            if i == start {
+                return Err(self.expected_at(i, "a digit after '.'"));
             }
         }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            let start = i;
+            i = digits_end(b, start);
+            if i == start {
+                return Err(self.expected_at(i, "a digit in the exponent"));
+            }
+        }
+        self.i = i;
         Ok(())
     }
 
@@ -479,6 +495,15 @@ impl Scanner<'_> {
             at = find_quote_or_backslash(self.b, i);
         }
     }
+}
+
+/// The first index from `i` on that is not an ASCII digit (or `b.len()`).
+#[inline(always)]
+fn digits_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 /// (length, first 8 bytes as a little-endian u64 with zeros past the end) of
