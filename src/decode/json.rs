@@ -1061,8 +1061,19 @@ mod scan_tests {
             nodes: vec![Node::default()],
         };
         let keys: &[&[u8]] = &[
-            b"", b"a", b"ab", b"ba", b"abcdefg", b"abcdefgh", b"abcdefghi", b"abcdefghij",
-            b"abcdefgha", b"bbcdefghij", b"a.b", b"\0", b"a\0",
+            b"",
+            b"a",
+            b"ab",
+            b"ba",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefghij",
+            b"abcdefgha",
+            b"bbcdefghij",
+            b"a.b",
+            b"\0",
+            b"a\0",
         ];
         for k in keys {
             trie.child(0, k);
@@ -1085,7 +1096,11 @@ mod scan_tests {
                 .iter()
                 .find(|c| *c.key == buf[start..end])
                 .map(|c| c.node);
-            assert_eq!(trie.lookup(0, &buf, start, end), want, "{buf:?} {start}..{end}");
+            assert_eq!(
+                trie.lookup(0, &buf, start, end),
+                want,
+                "{buf:?} {start}..{end}"
+            );
         }
     }
 }
