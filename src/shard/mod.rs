@@ -149,6 +149,8 @@ pub struct Shard {
     pub out: ShardOutput,
     finished: Vec<AggValue>,
     scratch: Option<AggState>,
+    /// the windows a key closes at once, before they are reported (reused)
+    closing: Vec<(i64, i64, Vec<AggValue>)>,
 }
 
 impl Default for Shard {
@@ -164,6 +166,7 @@ impl Default for Shard {
             out: ShardOutput::default(),
             finished: Vec::new(),
             scratch: None,
+            closing: Vec::new(),
         }
     }
 }
@@ -387,10 +390,10 @@ impl Shard {
             finished,
             scratch,
             timers,
+            closing: closed,
             ..
         } = self;
         let entry = keys[id as usize].as_mut().expect("live key");
-        let mut closed: Vec<(i64, i64, Vec<AggValue>)> = Vec::new();
         entry.windows.close(
             &engine.layout,
             &engine.plan.agg,
@@ -402,7 +405,7 @@ impl Shard {
                 closed.push((c.start, c.end, finished.clone()));
             },
         );
-        for (start, end, values) in closed {
+        for (start, end, values) in closed.drain(..) {
             let order = match engine.layout {
                 Layout::Count { .. } => (i64::MAX, 0),
                 _ => (end, start),
