@@ -295,6 +295,7 @@ impl Pipeline<'_> {
                 shard.apply(engine, &view(r), *r, &mut budget);
             }
             shard.advance(engine, wm_end, true);
+            shard.forget_idle();
             shard.sort_rows();
         };
         self.shards
@@ -364,6 +365,7 @@ impl Pipeline<'_> {
                     shard.apply(engine, &view(r), *r, &mut budget);
                 }
                 shard.advance(engine, wm_end, true);
+                shard.forget_idle();
                 shard.sort_rows();
             };
             self.shards
@@ -391,6 +393,7 @@ impl Pipeline<'_> {
             }
             for shard in &mut self.shards {
                 shard.advance(engine, wm_end, true);
+                shard.forget_idle();
             }
         }
         self.last_arrival = Instant::now();
@@ -434,6 +437,7 @@ impl Pipeline<'_> {
         let engine = &self.engine;
         for shard in &mut self.shards {
             shard.advance(engine, wm, true);
+            shard.forget_idle();
         }
         self.drain(&[], &[], &[])
     }
