@@ -380,16 +380,26 @@ impl Pipeline<'_> {
                 order.extend(routed.iter().map(|r| (s, *r)));
             }
             order.sort_unstable_by_key(|(_, r)| r.seq);
-            let mut total = live;
+            let mut wm = i64::MIN;
             for (s, r) in order {
-                let before = self.shards[s].live_keys();
+                // Every shard at the watermark this record saw, so the keys
+                // counted live in the others are those of one sequential
+                // engine (a shard left behind still counted keys whose
+                // windows had closed: more refusals with more threads).
+                if r.wm_before != wm {
+                    wm = r.wm_before;
+                    for shard in self.shards.iter_mut() {
+                        shard.advance(engine, wm, true);
+                        shard.forget_idle();
+                    }
+                }
+                let total: u64 = self.shards.iter().map(|s| s.live_keys()).sum();
                 let mut budget = KeyBudget::Counted {
-                    others: total - before,
+                    others: total - self.shards[s].live_keys(),
                     max: engine.max_keys,
                     _p: std::marker::PhantomData,
                 };
                 self.shards[s].apply(engine, &view(&r), r, &mut budget);
-                total = total - before + self.shards[s].live_keys();
             }
             for shard in &mut self.shards {
                 shard.advance(engine, wm_end, true);

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{run_in, tempdir, write};
+use crate::common::{run_in, run_in_env, tempdir, write};
 
 #[test]
 fn threads_1_and_8_give_identical_bytes_on_100k_disordered_records() {
@@ -233,6 +233,133 @@ fn max_keys_drops_new_keys_and_counts_them_the_same_with_any_threads() {
         outs.push(out.stdout);
     }
     assert_eq!(outs[0], outs[1]);
+}
+
+/// Keys that go idle between their windows (200 keys, about 10 records a
+/// window) are kept until the end of the batch, then forgotten: with
+/// `--max-keys` the keys refused must still be exactly those a model that
+/// forgets a key the moment its last window closes refuses, whatever the
+/// batch cuts and the thread count.
+#[test]
+fn keys_idle_between_windows_are_refused_by_max_keys_as_if_forgotten_at_once() {
+    let dir = tempdir();
+    let mut s = String::from("ts,host,value\n");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let (max_keys, window) = (6usize, 1000i64);
+    let mut records = Vec::new();
+    for i in 0..20_000i64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = 1_767_225_600_000 + i * 97;
+        let key = x % 200;
+        records.push((t, key));
+        s.push_str(&format!(
+            "{},h{key},{}\n",
+            crate::common::rfc3339(t),
+            x % 100
+        ));
+    }
+    write(dir.path(), "in.csv", s);
+    // The model: max-delay 0, times increasing, so a record sees the
+    // watermark of the record before it; a key is live while it has a window
+    // that the watermark has not passed.
+    let mut open_until: std::collections::HashMap<u64, i64> = Default::default();
+    let (mut wm, mut dropped) = (i64::MIN, 0u64);
+    for &(t, key) in &records {
+        open_until.retain(|_, end| *end > wm);
+        let end = t - t.rem_euclid(window) + window;
+        if !open_until.contains_key(&key) && open_until.len() >= max_keys {
+            dropped += 1;
+        } else {
+            open_until.insert(key, end);
+        }
+        wm = wm.max(t);
+    }
+    assert!(
+        dropped > 1000 && dropped < 19_000,
+        "model dropped {dropped}"
+    );
+    let mut reports = Vec::new();
+    for (threads, batch) in [("1", "4096"), ("3", "4096"), ("2", "65536"), ("2", "")] {
+        let env: Vec<(&str, &str)> = if batch.is_empty() {
+            vec![]
+        } else {
+            vec![("VIGIL_TEST_BATCH_BYTES", batch)]
+        };
+        let max = max_keys.to_string();
+        let out = run_in_env(
+            dir.path(),
+            &[
+                "run",
+                "in.csv",
+                "--time",
+                "ts",
+                "--key",
+                "host",
+                "--window",
+                "1s",
+                "--max-delay",
+                "0s",
+                "--agg",
+                "count(), p95(value)",
+                "--max-keys",
+                &max,
+                "--threads",
+                threads,
+            ],
+            None,
+            &env,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.count("dropped"),
+            dropped,
+            "threads {threads}, batch {batch}: {}",
+            out.stderr
+        );
+        reports.push(out.stdout);
+    }
+    assert!(reports.windows(2).all(|w| w[0] == w[1]));
+    // Without the limit: the same report with any batch cuts and threads.
+    let mut reports = Vec::new();
+    for (threads, batch) in [("1", "4096"), ("3", "")] {
+        let env: Vec<(&str, &str)> = if batch.is_empty() {
+            vec![]
+        } else {
+            vec![("VIGIL_TEST_BATCH_BYTES", batch)]
+        };
+        let out = run_in_env(
+            dir.path(),
+            &[
+                "run",
+                "in.csv",
+                "--time",
+                "ts",
+                "--key",
+                "host",
+                "--window",
+                "1s",
+                "--max-delay",
+                "0s",
+                "--agg",
+                "count(), p95(value)",
+                "--threads",
+                threads,
+            ],
+            None,
+            &env,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.count("dropped"), 0);
+        reports.push(out.stdout);
+    }
+    assert_eq!(reports[0], reports[1]);
+    assert!(
+        reports[0].lines().count() > 1900,
+        "{}",
+        reports[0].lines().count()
+    );
 }
 
 #[test]
