@@ -433,7 +433,9 @@ impl KeyWindows {
                             continue;
                         }
                         let merged = scratch.get_or_insert_with(|| plan.new_state());
-                        *merged = panes[lo].state.clone();
+                        // emptied and merged into, not cloned: its allocations are reused
+                        plan.reset_state(merged);
+                        plan.merge(merged, &panes[lo].state);
                         for p in &panes[lo + 1..hi] {
                             plan.merge(merged, &p.state);
                         }
