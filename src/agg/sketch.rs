@@ -87,6 +87,13 @@ impl Quantiles {
     pub fn merge(&mut self, other: &Quantiles) {
         match other {
             Quantiles::Exact(values) => {
+                if let Quantiles::Exact(mine) = self {
+                    // what adding them one by one gives while both fit
+                    if mine.len() + values.len() <= EXACT_LIMIT {
+                        mine.extend_from_slice(values);
+                        return;
+                    }
+                }
                 for v in values {
                     self.add(*v);
                 }
@@ -382,6 +389,47 @@ mod tests {
             }
             let est = d.count() as f64;
             assert!((est - n as f64).abs() / n as f64 <= 0.02, "n={n} est={est}");
+        }
+    }
+
+    #[test]
+    fn merging_exact_lists_is_adding_their_values_one_by_one() {
+        let list = |n: usize, seed: u64| {
+            let mut q = Quantiles::default();
+            for i in 0..n as u64 {
+                q.add(((i * 7919 + seed) % 1013) as f64 / 4.0);
+            }
+            q
+        };
+        let sizes = [
+            (0, 0),
+            (10, 20),
+            (500, 500),
+            (999, 1),
+            (1000, 0),
+            (0, 1000),
+            (600, 401),
+            (1, 1000),
+            (1000, 1),
+        ];
+        for (na, nb) in sizes {
+            let (a, b) = (list(na, 3), list(nb, 11));
+            let mut merged = a.clone();
+            merged.merge(&b);
+            let mut added = a.clone();
+            if let Quantiles::Exact(values) = &b {
+                for v in values {
+                    added.add(*v);
+                }
+            }
+            assert_eq!(format!("{merged:?}"), format!("{added:?}"), "{na} + {nb}");
+            let mut scratch = Vec::new();
+            for q in [0.0, 0.5, 0.95, 1.0] {
+                assert_eq!(
+                    merged.quantile(q, &mut scratch),
+                    added.quantile(q, &mut scratch)
+                );
+            }
         }
     }
 
