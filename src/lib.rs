@@ -24,5 +24,7 @@ pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod suggest;
+#[cfg(test)]
+mod test_rng;
 pub mod time;
 pub mod window;

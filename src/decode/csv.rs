@@ -374,44 +374,32 @@ mod tests {
         );
         assert_eq!(split_header(b"a;b", b';').unwrap(), names(&["a", "b"]));
     }
-    /// xorshift64*: the same lines on every run, no dependency.
-    struct Lines(u64);
+    use crate::test_rng::Rng;
 
-    impl Lines {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        /// A line of 0..=200 bytes: delimiters at random places (sometimes
-        /// dense, sometimes none), a quote in some lines, and bytes that
-        /// differ from the delimiter or the quote only in the high bit.
-        fn line(&mut self, delimiter: u8) -> Vec<u8> {
-            let len = self.below(201);
-            let delimiter_per_256 = [0, 8, 40, 128, 256][self.below(5)];
-            let quote_per_1024 = if self.below(3) == 0 { 8 } else { 0 };
-            (0..len)
-                .map(|_| {
-                    if (self.below(256)) < delimiter_per_256 {
-                        delimiter
-                    } else if self.below(1024) < quote_per_1024 {
-                        b'"'
-                    } else {
-                        match self.below(6) {
-                            0 => delimiter ^ 0x80,
-                            1 => b'"' ^ 0x80,
-                            2 => delimiter.wrapping_add(1),
-                            3 => b',',
-                            _ => self.next() as u8,
-                        }
+    /// A line of 0..=200 bytes: delimiters at random places (sometimes
+    /// dense, sometimes none), a quote in some lines, and bytes that
+    /// differ from the delimiter or the quote only in the high bit.
+    fn random_line(rng: &mut Rng, delimiter: u8) -> Vec<u8> {
+        let len = rng.below(201);
+        let delimiter_per_256 = [0, 8, 40, 128, 256][rng.below(5)];
+        let quote_per_1024 = if rng.below(3) == 0 { 8 } else { 0 };
+        (0..len)
+            .map(|_| {
+                if (rng.below(256)) < delimiter_per_256 {
+                    delimiter
+                } else if rng.below(1024) < quote_per_1024 {
+                    b'"'
+                } else {
+                    match rng.below(6) {
+                        0 => delimiter ^ 0x80,
+                        1 => b'"' ^ 0x80,
+                        2 => delimiter.wrapping_add(1),
+                        3 => b',',
+                        _ => rng.next() as u8,
                     }
-                })
-                .collect()
-        }
+                }
+            })
+            .collect()
     }
 
     const DELIMITERS: [u8; 8] = [b',', b'\t', b';', b'|', b' ', 0x00, 0x80, 0xff];
@@ -452,10 +440,10 @@ mod tests {
         fn unquoted(line: &[u8], delimiter: u8, f: &mut dyn FnMut(usize)) -> bool {
             scan_unquoted(line, delimiter, f)
         }
-        let mut lines = Lines(0x9e37_79b9_7f4a_7c15);
+        let mut lines = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..20_000 {
             let delimiter = DELIMITERS[round % DELIMITERS.len()];
-            let line = lines.line(delimiter);
+            let line = random_line(&mut lines, delimiter);
             check_scan("scan_words", words, &line, delimiter);
             check_scan("scan_unquoted", unquoted, &line, delimiter);
         }
@@ -513,7 +501,7 @@ mod tests {
 
     #[test]
     fn decode_matches_the_reference_on_random_lines() {
-        let mut lines = Lines(0x2545_f491_4f6c_dd1d);
+        let mut lines = Rng(0x2545_f491_4f6c_dd1d);
         for round in 0..20_000 {
             let delimiter = DELIMITERS[round % DELIMITERS.len()];
             let columns = 1 + lines.below(12);
@@ -531,7 +519,7 @@ mod tests {
             let slot_of_column = decoder.slot_of_column.clone();
             // lines with the right field count often enough to test slots
             let line = if lines.below(2) == 0 {
-                lines.line(delimiter)
+                random_line(&mut lines, delimiter)
             } else {
                 let mut line = Vec::new();
                 for c in 0..columns {

@@ -912,36 +912,24 @@ mod tests {
 mod scan_tests {
     use super::*;
 
-    /// xorshift64*: the same inputs on every run, no dependency.
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        /// 0..=200 bytes: quotes and backslashes (sometimes dense, sometimes
-        /// none), escape letters, hex digits, and bytes that differ from a
-        /// quote or a backslash only in the high bit or the low bit.
-        fn bytes(&mut self) -> Vec<u8> {
-            const ALPHABET: &[u8] = b"\"\\\\u0aF/nbtx#]\xa2\xdc\x23\x5d ";
-            let len = self.below(201);
-            let special_per_256 = [0, 4, 32, 128][self.below(4)];
-            (0..len)
-                .map(|_| {
-                    if self.below(256) < special_per_256 {
-                        ALPHABET[self.below(3)]
-                    } else {
-                        ALPHABET[self.below(ALPHABET.len())]
-                    }
-                })
-                .collect()
-        }
+    /// 0..=200 bytes: quotes and backslashes (sometimes dense, sometimes
+    /// none), escape letters, hex digits, and bytes that differ from a
+    /// quote or a backslash only in the high bit or the low bit.
+    fn random_bytes(rng: &mut Rng) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"\"\\\\u0aF/nbtx#]\xa2\xdc\x23\x5d ";
+        let len = rng.below(201);
+        let special_per_256 = [0, 4, 32, 128][rng.below(4)];
+        (0..len)
+            .map(|_| {
+                if rng.below(256) < special_per_256 {
+                    ALPHABET[rng.below(3)]
+                } else {
+                    ALPHABET[rng.below(ALPHABET.len())]
+                }
+            })
+            .collect()
     }
 
     fn reference_find(b: &[u8], from: usize) -> Option<usize> {
@@ -974,7 +962,7 @@ mod scan_tests {
         }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
-            let b = rng.bytes();
+            let b = random_bytes(&mut rng);
             for from in 0..=b.len() {
                 check_find(&b, from);
             }
@@ -1042,7 +1030,7 @@ mod scan_tests {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut ok = 0;
         for _ in 0..3000 {
-            let mut b = rng.bytes();
+            let mut b = random_bytes(&mut rng);
             b.insert(0, b'"');
             for quote in 0..b.len() {
                 if b[quote] == b'"' {

@@ -362,19 +362,7 @@ pub(crate) mod tests {
         assert_eq!(sniff(b"\xff\xfe=\x00 \x01=\x02"), None);
     }
 
-    /// xorshift64*: tiny deterministic PRNG for the fuzz-ish test.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::test_rng::Rng;
 
     #[test]
     fn random_bytes_never_panic() {

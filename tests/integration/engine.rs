@@ -280,38 +280,41 @@ fn keys_idle_between_windows_are_refused_by_max_keys_as_if_forgotten_at_once() {
         dropped > 1000 && dropped < 19_000,
         "model dropped {dropped}"
     );
-    let mut reports = Vec::new();
-    for (threads, batch) in [("1", "4096"), ("3", "4096"), ("2", "65536"), ("2", "")] {
+    // One run: THREADS, batches of BATCH bytes (empty: the default), and
+    // --max-keys when given.
+    let run = |threads: &str, batch: &str, max_keys: Option<&str>| {
         let env: Vec<(&str, &str)> = if batch.is_empty() {
             vec![]
         } else {
             vec![("VIGIL_TEST_BATCH_BYTES", batch)]
         };
-        let max = max_keys.to_string();
-        let out = run_in_env(
-            dir.path(),
-            &[
-                "run",
-                "in.csv",
-                "--time",
-                "ts",
-                "--key",
-                "host",
-                "--window",
-                "1s",
-                "--max-delay",
-                "0s",
-                "--agg",
-                "count(), p95(value)",
-                "--max-keys",
-                &max,
-                "--threads",
-                threads,
-            ],
-            None,
-            &env,
-        );
+        let mut args = vec![
+            "run",
+            "in.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--window",
+            "1s",
+            "--max-delay",
+            "0s",
+            "--agg",
+            "count(), p95(value)",
+            "--threads",
+            threads,
+        ];
+        if let Some(max) = max_keys {
+            args.extend(["--max-keys", max]);
+        }
+        let out = run_in_env(dir.path(), &args, None, &env);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        out
+    };
+    let max = max_keys.to_string();
+    let mut reports = Vec::new();
+    for (threads, batch) in [("1", "4096"), ("3", "4096"), ("2", "65536"), ("2", "")] {
+        let out = run(threads, batch, Some(&max));
         assert_eq!(
             out.count("dropped"),
             dropped,
@@ -322,38 +325,14 @@ fn keys_idle_between_windows_are_refused_by_max_keys_as_if_forgotten_at_once() {
     }
     assert!(reports.windows(2).all(|w| w[0] == w[1]));
     // Without the limit: the same report with any batch cuts and threads.
-    let mut reports = Vec::new();
-    for (threads, batch) in [("1", "4096"), ("3", "")] {
-        let env: Vec<(&str, &str)> = if batch.is_empty() {
-            vec![]
-        } else {
-            vec![("VIGIL_TEST_BATCH_BYTES", batch)]
-        };
-        let out = run_in_env(
-            dir.path(),
-            &[
-                "run",
-                "in.csv",
-                "--time",
-                "ts",
-                "--key",
-                "host",
-                "--window",
-                "1s",
-                "--max-delay",
-                "0s",
-                "--agg",
-                "count(), p95(value)",
-                "--threads",
-                threads,
-            ],
-            None,
-            &env,
-        );
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        assert_eq!(out.count("dropped"), 0);
-        reports.push(out.stdout);
-    }
+    let reports: Vec<String> = [("1", "4096"), ("3", "")]
+        .iter()
+        .map(|(threads, batch)| {
+            let out = run(threads, batch, None);
+            assert_eq!(out.count("dropped"), 0);
+            out.stdout
+        })
+        .collect();
     assert_eq!(reports[0], reports[1]);
     assert!(
         reports[0].lines().count() > 1900,
