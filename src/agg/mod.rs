@@ -412,14 +412,23 @@ struct SlotAcc {
     sum: ExactSum,
     min: f64,
     max: f64,
+    /// present when the slot's aggregates need it
+    extra: Option<Box<SlotExtra>>,
+    quantiles: Option<Box<Quantiles>>,
+    distinct: Option<Box<Distinct>>,
+}
+
+/// What only var, stddev, first and last need, boxed so that the slots of
+/// other jobs do not carry it (128 of a slot's 208 bytes: a million keys'
+/// panes held 120 MB of it unused).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SlotExtra {
     /// exact sum of squares (var, stddev); `squares_overflow` once a square passed f64
     squares: ExactSum,
     squares_overflow: bool,
     /// (time, seq, value)
     first: Option<(i64, u64, f64)>,
     last: Option<(i64, u64, f64)>,
-    quantiles: Option<Box<Quantiles>>,
-    distinct: Option<Box<Distinct>>,
 }
 
 /// Accumulator state for one (window, key). Serializable for checkpoints.
@@ -523,10 +532,7 @@ impl AggPlan {
                     sum: ExactSum::default(),
                     min: f64::INFINITY,
                     max: f64::NEG_INFINITY,
-                    squares: ExactSum::default(),
-                    squares_overflow: false,
-                    first: None,
-                    last: None,
+                    extra: (n.moments || n.first || n.last).then(Box::default),
                     quantiles: n.quantiles.then(Box::default),
                     distinct: n.distinct.then(Box::default),
                 })
@@ -542,10 +548,9 @@ impl AggPlan {
             acc.sum = ExactSum::default();
             acc.min = f64::INFINITY;
             acc.max = f64::NEG_INFINITY;
-            acc.squares = ExactSum::default();
-            acc.squares_overflow = false;
-            acc.first = None;
-            acc.last = None;
+            if let Some(e) = &mut acc.extra {
+                **e = SlotExtra::default();
+            }
             if let Some(q) = &mut acc.quantiles {
                 q.clear();
             }
@@ -579,14 +584,16 @@ impl AggPlan {
                     if v > acc.max {
                         acc.max = v;
                     }
-                    if needs.moments && !exact::add_square(&mut acc.squares, v) {
-                        acc.squares_overflow = true;
-                    }
-                    if needs.first && acc.first.is_none_or(|(t, s, _)| (time_ms, seq) < (t, s)) {
-                        acc.first = Some((time_ms, seq, v));
-                    }
-                    if needs.last && acc.last.is_none_or(|(t, s, _)| (time_ms, seq) > (t, s)) {
-                        acc.last = Some((time_ms, seq, v));
+                    if let Some(e) = &mut acc.extra {
+                        if needs.moments && !exact::add_square(&mut e.squares, v) {
+                            e.squares_overflow = true;
+                        }
+                        if needs.first && e.first.is_none_or(|(t, s, _)| (time_ms, seq) < (t, s)) {
+                            e.first = Some((time_ms, seq, v));
+                        }
+                        if needs.last && e.last.is_none_or(|(t, s, _)| (time_ms, seq) > (t, s)) {
+                            e.last = Some((time_ms, seq, v));
+                        }
                     }
                     if let Some(q) = &mut acc.quantiles {
                         q.add(v);
@@ -603,7 +610,8 @@ impl AggPlan {
             return;
         }
         for acc in &mut state.slots {
-            for at in [&mut acc.first, &mut acc.last].into_iter().flatten() {
+            let Some(e) = &mut acc.extra else { continue };
+            for at in [&mut e.first, &mut e.last].into_iter().flatten() {
                 at.1 += base;
             }
         }
@@ -618,20 +626,11 @@ impl AggPlan {
             }
             a.n += b.n;
             a.sum.merge(&b.sum);
-            a.squares.merge(&b.squares);
-            a.squares_overflow |= b.squares_overflow;
+            if let (Some(ea), Some(eb)) = (&mut a.extra, &b.extra) {
+                merge_extra(ea, eb);
+            }
             a.min = a.min.min(b.min);
             a.max = a.max.max(b.max);
-            if let Some(f) = b.first {
-                if a.first.is_none_or(|x| (f.0, f.1) < (x.0, x.1)) {
-                    a.first = Some(f);
-                }
-            }
-            if let Some(l) = b.last {
-                if a.last.is_none_or(|x| (l.0, l.1) > (x.0, x.1)) {
-                    a.last = Some(l);
-                }
-            }
             if let (Some(qa), Some(qb)) = (&mut a.quantiles, &b.quantiles) {
                 qa.merge(qb);
             }
@@ -680,8 +679,8 @@ impl AggPlan {
                         AggFunc::Var if n >= 2 => AggValue::Float(variance(a, n)),
                         AggFunc::Stddev if n >= 2 => AggValue::Float(variance(a, n).sqrt()),
                         AggFunc::Var | AggFunc::Stddev => AggValue::Null,
-                        AggFunc::First => a.first.map_or(AggValue::Null, |f| AggValue::Float(f.2)),
-                        AggFunc::Last => a.last.map_or(AggValue::Null, |l| AggValue::Float(l.2)),
+                        AggFunc::First => extra_value(a, |e| e.first),
+                        AggFunc::Last => extra_value(a, |e| e.last),
                         AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum.to_f64() / secs),
                         AggFunc::Quantile(q) => a
                             .quantiles
@@ -710,10 +709,37 @@ thread_local! {
 
 /// The sample variance of a slot's values (n >= 2).
 fn variance(a: &SlotAcc, n: u64) -> f64 {
-    if a.squares_overflow {
+    let Some(e) = &a.extra else {
+        unreachable!("var and stddev slots have their extra part")
+    };
+    if e.squares_overflow {
         return f64::INFINITY;
     }
-    exact::sample_variance(&a.sum, &a.squares, n)
+    exact::sample_variance(&a.sum, &e.squares, n)
+}
+
+/// Merges the extra parts of two slots.
+fn merge_extra(a: &mut SlotExtra, b: &SlotExtra) {
+    a.squares.merge(&b.squares);
+    a.squares_overflow |= b.squares_overflow;
+    if let Some(f) = b.first {
+        if a.first.is_none_or(|x| (f.0, f.1) < (x.0, x.1)) {
+            a.first = Some(f);
+        }
+    }
+    if let Some(l) = b.last {
+        if a.last.is_none_or(|x| (l.0, l.1) > (x.0, x.1)) {
+            a.last = Some(l);
+        }
+    }
+}
+
+/// first() or last() of a slot: its value, or null when no record had one.
+fn extra_value(a: &SlotAcc, at: impl Fn(&SlotExtra) -> Option<(i64, u64, f64)>) -> AggValue {
+    a.extra
+        .as_deref()
+        .and_then(at)
+        .map_or(AggValue::Null, |(_, _, v)| AggValue::Float(v))
 }
 
 /// Appends a value as the report writes it: integers plain, floats as Rust's

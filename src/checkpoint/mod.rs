@@ -28,7 +28,7 @@ const MAGIC: &[u8; 8] = b"VIGILCKP";
 /// 2: input tail hashes and per-key history-function state; 3: the
 /// `--html` page's store after the keys; 4: per-input watermarks; 5: the
 /// firing alerts (start and value) after the page's store.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8 + 4;
 
 /// Where reading of one file input stands.
@@ -590,8 +590,8 @@ mod format_tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, bytes) = written(dir.path());
         assert_eq!(&bytes[..8], b"VIGILCKP");
-        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 5);
-        assert_eq!(FORMAT_VERSION, 5, "bump this test with the version");
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 6);
+        assert_eq!(FORMAT_VERSION, 6, "bump this test with the version");
         assert_eq!(
             u64::from_le_bytes(bytes[12..20].try_into().unwrap()),
             0xfeed
@@ -616,11 +616,11 @@ mod format_tests {
     fn a_file_of_the_previous_format_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut bytes) = written(dir.path());
-        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&5u32.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let err = load(&path, 0xfeed).unwrap_err().to_string();
         assert!(
-            err.contains("format version 4 where this vigil reads version 5"),
+            err.contains("format version 5 where this vigil reads version 6"),
             "{err}"
         );
     }
@@ -649,7 +649,8 @@ mod tests {
     }
 
     /// The payload layout, pinned: a change here must bump FORMAT_VERSION
-    /// (version 3: the --html store after the keys; version 4: the firing set after it).
+    /// (version 3: the --html store after the keys; version 4: the firing set after it;
+    /// version 6: a key's aggregate slots keep squares, first and last in one optional part).
     #[test]
     fn payload_layout_is_pinned() {
         let mut firing = FiringSet::default();
@@ -669,9 +670,9 @@ mod tests {
         };
         let bytes = postcard::to_stdvec(&snap).unwrap();
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(FORMAT_VERSION, 5);
+        assert_eq!(FORMAT_VERSION, 6);
         assert_eq!(
-            hex, PINNED_V5,
+            hex, PINNED_V6,
             "the checkpoint payload changed: bump FORMAT_VERSION"
         );
         let back: Checkpoint = postcard::from_bytes(&bytes).unwrap();
@@ -682,6 +683,6 @@ mod tests {
 
     /// positions, outputs, max_seen, wm, seq, one per-input watermark, counters, keys,
     /// no html store, then the firing set: one entry (rule 1, key "a") since 60000 with value "2.5".
-    const PINNED_V5: &str =
+    const PINNED_V6: &str =
         "00040a14000090b907c0a907070190b907c0a90700000000000000000000000101050100000061c0a90703322e35";
 }
