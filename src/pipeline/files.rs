@@ -164,12 +164,11 @@ pub(super) fn run_files(
                     cut_at = end;
                 }
                 let step = next_end.map(|_| p.decode_step());
+                let [first, second] = &mut decoded;
                 let (now, next) = if cur == 0 {
-                    let (a, b) = decoded.split_at_mut(1);
-                    (&mut a[0], &mut b[0])
+                    (first, second)
                 } else {
-                    let (a, b) = decoded.split_at_mut(1);
-                    (&mut b[0], &mut a[0])
+                    (second, first)
                 };
                 let decode_next = |next: &mut batch::Decoded| {
                     if let Some(step) = step {
@@ -192,11 +191,10 @@ pub(super) fn run_files(
                 // The shards use every core; then the next batch is decoded
                 // while this one's rows are sorted and written.
                 p.apply(&inputs, &batches[cur], now)?;
+                // (the scope waits for the decode before it returns)
                 let drained = std::thread::scope(|scope| {
-                    let decoding = scope.spawn(|| decode_next(next));
-                    let drained = p.drain(&inputs, &batches[cur], &now.parsed);
-                    decoding.join().expect("decoding a batch panicked");
-                    drained
+                    scope.spawn(|| decode_next(next));
+                    p.drain(&inputs, &batches[cur], &now.parsed)
                 });
                 drained?;
                 if warn_behind {
