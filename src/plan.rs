@@ -32,6 +32,70 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     hasher().hash_one(bytes)
 }
 
+/// Appends one field to an encoded key: its length (u32, little-endian),
+/// then its bytes. Key fields are short, and `extend_from_slice` of a
+/// length known only at run time is a call to libc's memcpy that costs more
+/// than the copy (it showed as 1.7% of the keyed benchmark's profile): up to
+/// 16 bytes are moved by fixed-size (overlapping) copies, inline.
+#[inline(always)]
+pub fn push_key_field(key: &mut Vec<u8>, v: &[u8]) {
+    let n = v.len();
+    if n > 16 {
+        key.extend_from_slice(&(n as u32).to_le_bytes());
+        key.extend_from_slice(v);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
+    let body = &mut buf[4..];
+    match n {
+        8..=16 => {
+            body[..8].copy_from_slice(&v[..8]);
+            body[n - 8..n].copy_from_slice(&v[n - 8..]);
+        }
+        4..=7 => {
+            body[..4].copy_from_slice(&v[..4]);
+            body[n - 4..n].copy_from_slice(&v[n - 4..]);
+        }
+        1..=3 => {
+            body[0] = v[0];
+            body[n / 2] = v[n / 2];
+            body[n - 1] = v[n - 1];
+        }
+        _ => {}
+    }
+    let len = key.len();
+    key.reserve(buf.len());
+    for (to, b) in key.spare_capacity_mut()[..buf.len()].iter_mut().zip(buf) {
+        to.write(b);
+    }
+    // SAFETY: the 4 + n <= 20 bytes past `len` were written just above,
+    // within the capacity reserved for them.
+    unsafe { key.set_len(len + 4 + n) };
+}
+
+/// Key bytes equal. Keys are short (a length-prefixed field or two), where
+/// a call to libc's memcmp costs more than the compare: up to 32 bytes are
+/// compared as (overlapping) 64-bit words, inline.
+#[inline(always)]
+pub fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => {
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, n - 16) == word(b, n - 16)
+                && word(a, n - 8) == word(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
+
 /// Where an expression reference or aggregate input takes its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Source {
@@ -617,10 +681,7 @@ impl RecordPlan {
         let key_start = key.len();
         for &s in &self.key_slots {
             match slots.get(line, s) {
-                Some(v) => {
-                    key.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                    key.extend_from_slice(v);
-                }
+                Some(v) => push_key_field(key, v),
                 None => {
                     key.truncate(key_start);
                     return Err(DecodeError::field(
@@ -970,4 +1031,41 @@ pub fn key_fields(key: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Orders encoded keys field by field as byte strings.
 pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     key_fields(a).cmp(key_fields(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_key_field, same_key};
+
+    #[test]
+    fn same_key_agrees_with_slice_equality_for_a_difference_at_any_byte() {
+        for n in 0..48usize {
+            let a: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            assert!(same_key(&a, &a.clone()), "len {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 1 << (at % 8);
+                assert!(!same_key(&a, &b), "len {n}, byte {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_key(&a, &longer), "len {n} vs {}", n + 1);
+        }
+    }
+
+    #[test]
+    fn push_key_field_writes_the_length_then_the_bytes_for_any_length() {
+        for n in 0..48usize {
+            let v: Vec<u8> = (0..n).map(|i| (i * 53 + 7 * n + 1) as u8).collect();
+            // after a prefix of any length, so the writes start anywhere
+            for prefix in 0..3usize {
+                let mut key = vec![0xAB; prefix];
+                push_key_field(&mut key, &v);
+                let mut expected = vec![0xAB; prefix];
+                expected.extend_from_slice(&(n as u32).to_le_bytes());
+                expected.extend_from_slice(&v);
+                assert_eq!(key, expected, "len {n}, prefix {prefix}");
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@
 use hashbrown::HashTable;
 
 use crate::agg::{AggState, SlotValue};
-use crate::plan::{hash_bytes, Extracted, RecordPlan, Scratch, ValueTally};
+use crate::plan::{hash_bytes, same_key, Extracted, RecordPlan, Scratch, ValueTally};
 use crate::shard::PartialRef;
 use crate::source::pieces::{for_each_line, Piece};
 use crate::window::Layout;
@@ -155,7 +155,10 @@ impl Folded {
             .find(th, |&i| {
                 let a = &aggs[i as usize];
                 a.pane == pane
-                    && keys[a.key_start as usize..(a.key_start + a.key_len) as usize] == **key
+                    && same_key(
+                        &keys[a.key_start as usize..(a.key_start + a.key_len) as usize],
+                        key,
+                    )
             })
             .copied();
         let idx = match found {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::agg::{AggState, AggValue, SlotValue};
 use crate::alert::{absent, AlertTracker, Transition};
 use crate::history::KeyHistory;
-use crate::plan::RecordPlan;
+use crate::plan::{same_key, RecordPlan};
 use crate::stats::Counters;
 use crate::window::{Added, Closed, KeyWindows, Layout};
 
@@ -678,47 +678,4 @@ fn emit_window(
         key: entry.key.clone(),
         values,
     });
-}
-
-/// Key bytes equal. Keys are short (a length-prefixed field or two), where
-/// a call to libc's memcmp costs more than the compare: up to 32 bytes are
-/// compared as (overlapping) 64-bit words, inline.
-#[inline(always)]
-fn same_key(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        17..=32 => {
-            word(a, 0) == word(b, 0)
-                && word(a, 8) == word(b, 8)
-                && word(a, n - 16) == word(b, n - 16)
-                && word(a, n - 8) == word(b, n - 8)
-        }
-        _ => a == b,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_key;
-
-    #[test]
-    fn same_key_agrees_with_slice_equality_for_a_difference_at_any_byte() {
-        for n in 0..48usize {
-            let a: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
-            assert!(same_key(&a, &a.clone()), "len {n}");
-            for at in 0..n {
-                let mut b = a.clone();
-                b[at] ^= 1 << (at % 8);
-                assert!(!same_key(&a, &b), "len {n}, byte {at}");
-            }
-            let mut longer = a.clone();
-            longer.push(0);
-            assert!(!same_key(&a, &longer), "len {n} vs {}", n + 1);
-        }
-    }
 }
