@@ -557,8 +557,8 @@ mod format_tests {
             order: (10, 0),
             start: 0,
             end: 10,
-            key: key[..].into(),
-            values: [AggValue::Int(3)][..].into(),
+            key,
+            values: vec![AggValue::Int(3)],
         });
         history.add_input_counts("in.csv", 2, 1);
         let path = dir.join("run.ckpt");

@@ -683,8 +683,8 @@ mod tests {
             order: (end, end - 10),
             start: end - 10,
             end,
-            key: key(k)[..].into(),
-            values: [AggValue::Int(count), AggValue::Float(value)][..].into(),
+            key: key(k),
+            values: vec![AggValue::Int(count), AggValue::Float(value)],
         }
     }
 
@@ -777,7 +777,7 @@ mod tests {
             }
             for k in group {
                 let mut r = row(w * 10, k, 0, 1.0);
-                r.values = [AggValue::Float(w as f64)][..].into();
+                r.values = vec![AggValue::Float(w as f64)];
                 h.add_row(&r);
             }
         }

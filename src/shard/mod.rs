@@ -35,18 +35,10 @@ pub struct Row {
     pub order: (i64, i64),
     pub start: i64,
     pub end: i64,
-    pub key: RowKey,
+    pub key: Box<[u8]>,
     /// Visible aggregate values, in `--agg` order.
-    pub values: RowValues,
+    pub values: Vec<AggValue>,
 }
-
-/// A row's key and values are kept in the row while they are short (two
-/// short key fields, up to eight aggregates): a row was two heap blocks,
-/// made on a shard worker and read and freed on the writer, and the
-/// report's formatting stalled on both (two cache misses a row, 45% of
-/// `format_row`'s samples on the 500,000-row benchmark).
-pub type RowKey = smallvec::SmallVec<[u8; 24]>;
-pub type RowValues = smallvec::SmallVec<[AggValue; 8]>;
 
 /// One alert event.
 #[derive(Debug, Clone)]
@@ -158,7 +150,7 @@ pub struct Shard {
     finished: Vec<AggValue>,
     scratch: Option<AggState>,
     /// the windows a key closes at once, before they are reported (reused)
-    closing: Vec<(i64, i64, RowValues)>,
+    closing: Vec<(i64, i64, Vec<AggValue>)>,
     /// keys left idle by a close, forgotten at the end of the batch unless a
     /// record came for them meanwhile (see `forget_idle`)
     idle: Vec<u32>,
@@ -230,7 +222,7 @@ impl Shard {
             ..
         } = self;
         let entry = keys[id as usize].as_mut().expect("live key");
-        let mut full: Option<(i64, i64, RowValues)> = None;
+        let mut full: Option<(i64, i64, Vec<AggValue>)> = None;
         let added = entry.windows.add(
             &engine.layout,
             &engine.plan.agg,
@@ -241,7 +233,7 @@ impl Shard {
             &mut |c: Closed<'_>| {
                 finished.clear();
                 engine.plan.agg.finish(c.state, c.end - c.start, finished);
-                full = Some((c.start, c.end, RowValues::from_slice(finished)));
+                full = Some((c.start, c.end, finished.clone()));
             },
         );
         if added == Added::Late {
@@ -419,7 +411,7 @@ impl Shard {
             &mut |c: Closed<'_>| {
                 finished.clear();
                 engine.plan.agg.finish(c.state, c.end - c.start, finished);
-                closed.push((c.start, c.end, RowValues::from_slice(finished)));
+                closed.push((c.start, c.end, finished.clone()));
             },
         );
         for (start, end, values) in closed.drain(..) {
@@ -640,7 +632,7 @@ fn emit_window(
     order: (i64, i64),
     start: i64,
     end: i64,
-    values: RowValues,
+    values: Vec<AggValue>,
 ) {
     let plan = engine.plan;
     let index = match engine.layout.slide() {
@@ -683,7 +675,7 @@ fn emit_window(
         order,
         start,
         end,
-        key: RowKey::from_slice(&entry.key),
+        key: entry.key.clone(),
         values,
     });
 }
