@@ -69,10 +69,15 @@ pub struct RecordView<'a> {
     pub values: &'a [SlotValue],
 }
 
+/// A key's bytes, kept in its entry while short (two short key fields), so
+/// the lookup that compares it reads the entry alone, not the entry and then
+/// a heap block.
+pub type EntryKey = smallvec::SmallVec<[u8; 24]>;
+
 /// Per-key state, checkpointed as is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyEntry {
-    pub key: Box<[u8]>,
+    pub key: EntryKey,
     pub hash: u64,
     pub windows: KeyWindows,
     pub trackers: Vec<AlertTracker>,
@@ -370,7 +375,7 @@ impl Shard {
                         time: due,
                         rule: r,
                         transition: t,
-                        key: entry.key.clone(),
+                        key: entry.key[..].into(),
                         value: AggValue::Null,
                     });
                 }
@@ -546,7 +551,7 @@ impl Shard {
     }
 }
 
-fn new_entry(engine: &Engine<'_>, key: Box<[u8]>, hash: u64) -> KeyEntry {
+fn new_entry(engine: &Engine<'_>, key: EntryKey, hash: u64) -> KeyEntry {
     KeyEntry {
         key,
         hash,
@@ -664,7 +669,7 @@ fn emit_window(
                 time: end,
                 rule: r,
                 transition: t,
-                key: entry.key.clone(),
+                key: entry.key[..].into(),
                 value: rule.value_output.map_or(AggValue::Null, |o| values[o]),
             });
         }
@@ -675,7 +680,7 @@ fn emit_window(
         order,
         start,
         end,
-        key: entry.key.clone(),
+        key: entry.key[..].into(),
         values,
     });
 }
