@@ -155,8 +155,7 @@ mod tests {
     fn packed(fields: &[&[u8]]) -> Box<[u8]> {
         let mut k = Vec::new();
         for f in fields {
-            k.extend_from_slice(&(f.len() as u32).to_le_bytes());
-            k.extend_from_slice(f);
+            crate::plan::push_key_field(&mut k, f);
         }
         k.into()
     }

@@ -591,8 +591,7 @@ mod tests {
     fn key(parts: &[&str]) -> Box<[u8]> {
         let mut k = Vec::new();
         for p in parts {
-            k.extend_from_slice(&(p.len() as u32).to_le_bytes());
-            k.extend_from_slice(p.as_bytes());
+            crate::plan::push_key_field(&mut k, p.as_bytes());
         }
         k.into()
     }

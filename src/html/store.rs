@@ -673,8 +673,8 @@ mod tests {
     use super::*;
 
     fn key(name: &str) -> Box<[u8]> {
-        let mut k = (name.len() as u32).to_le_bytes().to_vec();
-        k.extend_from_slice(name.as_bytes());
+        let mut k = Vec::new();
+        crate::plan::push_key_field(&mut k, name.as_bytes());
         k.into()
     }
 
