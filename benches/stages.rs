@@ -84,8 +84,7 @@ fn bench(c: &mut Criterion) {
         .map(|l| {
             let mut k = Vec::new();
             for f in l.split(',').skip(1).take(2) {
-                k.extend_from_slice(&(f.len() as u32).to_le_bytes());
-                k.extend_from_slice(f.as_bytes());
+                vigil::plan::push_key_field(&mut k, f.as_bytes());
             }
             k
         })
