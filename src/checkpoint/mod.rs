@@ -557,8 +557,8 @@ mod format_tests {
             order: (10, 0),
             start: 0,
             end: 10,
-            key,
-            values: vec![AggValue::Int(3)],
+            key: &key,
+            values: &[AggValue::Int(3)],
         });
         history.add_input_counts("in.csv", 2, 1);
         let path = dir.join("run.ckpt");

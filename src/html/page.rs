@@ -641,8 +641,8 @@ mod tests {
                     order: (T0 + w * 60_000, T0 + (w - 1) * 60_000),
                     start: T0 + (w - 1) * 60_000,
                     end: T0 + w * 60_000,
-                    key: key(&[&format!("host-{k:04}"), "cpu"]),
-                    values,
+                    key: &key(&[&format!("host-{k:04}"), "cpu"]),
+                    values: &values,
                 });
             }
         }
@@ -750,8 +750,8 @@ mod tests {
                     order: (T0 + w * 1000, T0 + (w - 1) * 1000),
                     start: T0 + (w - 1) * 1000,
                     end: T0 + w * 1000,
-                    key: key(&[&format!("{long}{k}"), "cpu"]),
-                    values,
+                    key: &key(&[&format!("{long}{k}"), "cpu"]),
+                    values: &values,
                 });
             }
         }

@@ -327,11 +327,11 @@ impl PageStore {
         let mut ids = [NO_KEY; BLOCK];
         for block in rows.chunks(BLOCK) {
             for (p, row) in pre.iter_mut().zip(block) {
-                *p = (hash_bytes(&row.key), self.records_of(row));
+                *p = (hash_bytes(row.key), self.records_of(row));
             }
             let generation = self.generation;
             for ((id, &(hash, _)), row) in ids.iter_mut().zip(&pre).zip(block) {
-                *id = self.find(&row.key, hash).unwrap_or(NO_KEY);
+                *id = self.find(row.key, hash).unwrap_or(NO_KEY);
                 if *id != NO_KEY {
                     // the entry, for the last stage
                     std::hint::black_box(self.keys[*id as usize].windows);
@@ -343,7 +343,7 @@ impl PageStore {
                     id
                 } else {
                     // a new key, or the table was trimmed since the lookup
-                    self.find_or_insert(&row.key, hash, row.end)
+                    self.find_or_insert(row.key, hash, row.end)
                 };
                 self.count_row(row, id, records);
             }
@@ -360,7 +360,7 @@ impl PageStore {
     /// Takes one report row, in report order.
     pub fn add_row(&mut self, row: &Row) {
         self.start_row(row);
-        let id = self.find_or_insert(&row.key, hash_bytes(&row.key), row.end);
+        let id = self.find_or_insert(row.key, hash_bytes(row.key), row.end);
         self.count_row(row, id, self.records_of(row));
     }
 
@@ -678,8 +678,33 @@ mod tests {
         k.into()
     }
 
-    fn row(end: i64, k: &str, count: u64, value: f64) -> Row {
-        Row {
+    /// A row that owns its key and values, as tests build them.
+    struct TestRow {
+        order: (i64, i64),
+        start: i64,
+        end: i64,
+        key: Box<[u8]>,
+        values: Vec<AggValue>,
+    }
+
+    impl TestRow {
+        fn view(&self) -> Row<'_> {
+            Row {
+                order: self.order,
+                start: self.start,
+                end: self.end,
+                key: &self.key,
+                values: &self.values,
+            }
+        }
+    }
+
+    fn views(rows: &[TestRow]) -> Vec<Row<'_>> {
+        rows.iter().map(TestRow::view).collect()
+    }
+
+    fn row(end: i64, k: &str, count: u64, value: f64) -> TestRow {
+        TestRow {
             order: (end, end - 10),
             start: end - 10,
             end,
@@ -701,7 +726,7 @@ mod tests {
             let mut group: Vec<&(String, u64)> = keys.iter().filter(|(_, c)| *c > 0).collect();
             group.sort_by(|a, b| compare_keys(&key(&a.0), &key(&b.0)));
             for (k, c) in group {
-                h.add_row(&row(w * 10, k, *c, w as f64));
+                h.add_row(&row(w * 10, k, *c, w as f64).view());
             }
         }
     }
@@ -778,7 +803,7 @@ mod tests {
             for k in group {
                 let mut r = row(w * 10, k, 0, 1.0);
                 r.values = vec![AggValue::Float(w as f64)];
-                h.add_row(&r);
+                h.add_row(&r.view());
             }
         }
         h.finish();
@@ -805,15 +830,15 @@ mod tests {
             }
         }
         let mut whole = PageStore::new(2, Some(0), 10, &[]);
-        whole.add_rows(&rows); // by blocks, where the others go row by row
+        whole.add_rows(&views(&rows)); // by blocks, where the others go row by row
         whole.finish();
         for cut in [1, 59, 60, 61, 777, rows.len() - 1] {
             let mut first = PageStore::new(2, Some(0), 10, &[]);
-            rows[..cut].iter().for_each(|r| first.add_row(r));
+            rows[..cut].iter().for_each(|r| first.add_row(&r.view()));
             let bytes = postcard::to_stdvec(&first).unwrap();
             let back: PageStore = postcard::from_bytes(&bytes).unwrap();
             let mut resumed = back.restored(2, Some(0)).unwrap();
-            rows[cut..].iter().for_each(|r| resumed.add_row(r));
+            rows[cut..].iter().for_each(|r| resumed.add_row(&r.view()));
             resumed.finish();
             let a: Vec<_> = whole
                 .shown()
@@ -841,11 +866,11 @@ mod tests {
         for i in 0..n {
             let mut r = row(10, &format!("k{i:06}"), 1 + (i % 3) as u64, 1.0);
             r.values.truncate(1);
-            h.add_row(&r);
+            h.add_row(&r.view());
         }
         let mut r = row(20, "k000002", 1, 1.0);
         r.values.truncate(1);
-        h.add_row(&r);
+        h.add_row(&r.view());
         assert_eq!(h.keys.len(), RANKED_KEYS / 2);
         assert_eq!(h.keys_seen(), n as u64);
         // the best-ranked keys survive: counts of 3, smallest keys first
@@ -862,7 +887,7 @@ mod tests {
         // table is trimmed several times, in the middle of blocks of rows.
         let mut rows = Vec::new();
         for w in 1..=12i64 {
-            let mut group: Vec<Row> = (0..7000u64)
+            let mut group: Vec<TestRow> = (0..7000u64)
                 .map(|i| {
                     let k = format!("w{w:02}k{i:05}");
                     let mut r = row(w * 10, &k, 1 + (i * w as u64) % 3, i as f64);
@@ -874,10 +899,10 @@ mod tests {
             rows.extend(group);
         }
         let mut by_row = PageStore::new(2, Some(0), 10, &[]);
-        rows.iter().for_each(|r| by_row.add_row(r));
+        rows.iter().for_each(|r| by_row.add_row(&r.view()));
         let mut by_block = PageStore::new(2, Some(0), 10, &[]);
         for slice in rows.chunks(1000 + 7) {
-            by_block.add_rows(slice);
+            by_block.add_rows(&views(slice));
         }
         by_row.finish();
         by_block.finish();

@@ -455,7 +455,10 @@ impl Pipeline<'_> {
     /// End of input: every open window is emitted.
     pub(super) fn flush_all(&mut self) -> Result<()> {
         let engine = &self.engine;
-        self.shards.par_iter_mut().for_each(|s| s.flush(engine));
+        self.shards.par_iter_mut().for_each(|s| {
+            s.flush(engine);
+            s.sort_rows();
+        });
         self.drain(&[], &[], &[])
     }
 }

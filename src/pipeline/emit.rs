@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::html::{HtmlReport, RunFigures};
 use crate::job::BadRecordPolicy;
 use crate::plan::{compare_keys, RecordPlan};
-use crate::shard::{AlertEvent, Shard};
+use crate::shard::{AlertEvent, Row, RowBuf, Shard};
 use crate::sink::{write_error, AlertWriter, Output, ReportWriter, RuleInfo};
 use crate::source::pieces::{line_number, Piece};
 use crate::stats::Counters;
@@ -52,6 +52,10 @@ pub struct Emitter {
     warned_keys: bool,
     /// report columns already warned about for a result beyond f64's range
     warned_overflow: Vec<bool>,
+    /// the shards write rows as text (`Emitter::row_text`)
+    text_rows: bool,
+    /// (shard, row) in report order, reused
+    merged: Vec<(u32, u32)>,
 }
 
 /// Who hears of each alert event besides the alert file: the `--on-alert`
@@ -83,7 +87,18 @@ impl Emitter {
             bad_reported: 0,
             warned_keys: false,
             warned_overflow: Vec::new(),
+            text_rows: false,
+            merged: Vec::new(),
         }
+    }
+
+    /// How the shards should write their rows: as text where they close
+    /// them, when the report is CSV or JSON lines and no page needs the
+    /// values; else (None) with their values, formatted by the report writer.
+    pub fn row_text(&mut self) -> Option<crate::sink::RowText> {
+        let text = self.report.row_text().filter(|_| self.html.is_none());
+        self.text_rows = text.is_some();
+        text
     }
 
     /// Writes the input's header to `--late-output` once, so late records in
@@ -150,11 +165,9 @@ impl Emitter {
         late: &mut Vec<LateRef>,
         counters: &mut Counters,
     ) -> Result<()> {
-        let mut rows = Vec::new();
         let mut alerts = Vec::new();
         let mut dropped = 0;
         for shard in shards.iter_mut() {
-            rows.append(&mut shard.out.rows);
             alerts.append(&mut shard.out.alerts);
             dropped += shard.out.dropped.len();
             shard.out.dropped.clear();
@@ -167,26 +180,7 @@ impl Emitter {
                 "vigil: --max-keys {max_keys} reached: records for further new keys are dropped (counted as dropped)"
             );
         }
-        // Each shard's rows are usually sorted already (in parallel, by
-        // `sort_rows`): the stable sort merges those runs in near-linear time.
-        rows.sort_by(|a, b| {
-            a.order
-                .cmp(&b.order)
-                .then_with(|| compare_keys(&a.key, &b.key))
-        });
-        self.warn_overflow(plan, &rows);
-        // The report is written a slice at a time, and the page (if any)
-        // takes each slice right after, while its rows' keys and values are
-        // still in cache (fed after the whole batch, each row cost two cache
-        // misses: +11% CPU). Slices also bound the report's formatting buffers.
-        for slice in rows.chunks(WRITE_SLICE_ROWS) {
-            self.report
-                .write_rows(slice)
-                .map_err(|e| write_error("the report", e))?;
-            if let Some(h) = &mut self.html {
-                h.add_rows(slice);
-            }
-        }
+        self.write_rows(plan, shards)?;
         if !alerts.is_empty() {
             alerts.sort_by(|a, b| {
                 a.time
@@ -223,9 +217,59 @@ impl Emitter {
         Ok(())
     }
 
+    /// The shards' rows in report order: each shard's are sorted already
+    /// (in parallel, by `sort_rows`), so they are merged. Rows the shards
+    /// wrote as text are copied to the report; rows kept with their values
+    /// are formatted here and the page (if any) takes them.
+    fn write_rows(&mut self, plan: &RecordPlan, shards: &mut [Shard]) -> Result<()> {
+        let mut order = std::mem::take(&mut self.merged);
+        for shard in shards.iter_mut() {
+            // (sorted in parallel by the shard phase, as a rule)
+            shard.out.rows.sort();
+        }
+        merge_rows(shards, &mut order);
+        if !order.is_empty() {
+            let row = |&(s, i): &(u32, u32)| shards[s as usize].out.rows.row(i as usize);
+            self.warn_overflow(plan, order.iter().map(row));
+            if self.text_rows {
+                for &(s, i) in &order {
+                    self.report
+                        .write_text(shards[s as usize].out.rows.text(i as usize))
+                        .map_err(|e| write_error("the report", e))?;
+                }
+                self.report
+                    .end_rows()
+                    .map_err(|e| write_error("the report", e))?;
+            } else {
+                // The report is written a slice at a time, and the page (if
+                // any) takes each slice right after, while its rows' keys and
+                // values are still in cache (fed after the whole batch, each
+                // row cost two cache misses: +11% CPU). Slices also bound the
+                // report's formatting buffers.
+                let mut slice = Vec::with_capacity(order.len().min(WRITE_SLICE_ROWS));
+                for part in order.chunks(WRITE_SLICE_ROWS) {
+                    slice.clear();
+                    slice.extend(part.iter().map(row));
+                    self.report
+                        .write_rows(&slice)
+                        .map_err(|e| write_error("the report", e))?;
+                    if let Some(h) = &mut self.html {
+                        h.add_rows(&slice);
+                    }
+                }
+            }
+        }
+        for shard in shards.iter_mut() {
+            shard.out.rows.clear();
+        }
+        order.clear();
+        self.merged = order;
+        Ok(())
+    }
+
     /// A result beyond f64's range is written as undefined (see
     /// `agg::write_value`); say so once per column, the first time.
-    fn warn_overflow(&mut self, plan: &RecordPlan, rows: &[crate::shard::Row]) {
+    fn warn_overflow<'r>(&mut self, plan: &RecordPlan, rows: impl Iterator<Item = Row<'r>>) {
         for row in rows {
             for (i, v) in row.values.iter().enumerate() {
                 if !matches!(v, AggValue::Float(f) if !f.is_finite()) {
@@ -362,5 +406,24 @@ impl Emitter {
             }
         }
         Ok((lengths, to_sync))
+    }
+}
+
+/// Merges the shards' sorted rows into report order, as (shard, row).
+fn merge_rows(shards: &[Shard], order: &mut Vec<(u32, u32)>) {
+    let bufs: Vec<&RowBuf> = shards.iter().map(|s| &s.out.rows).collect();
+    order.reserve(bufs.iter().map(|b| b.len()).sum());
+    let mut at = vec![0usize; bufs.len()];
+    loop {
+        // the least next row among the shards (a handful of them)
+        let mut best: Option<usize> = None;
+        for (s, b) in bufs.iter().enumerate() {
+            if at[s] < b.len() && best.is_none_or(|t| b.before(at[s], bufs[t], at[t])) {
+                best = Some(s);
+            }
+        }
+        let Some(s) = best else { break };
+        order.push((s as u32, at[s] as u32));
+        at[s] += 1;
     }
 }

@@ -173,11 +173,12 @@ fn open_outputs(
 pub fn run(job: &Job) -> Result<Outcome> {
     let started = Instant::now();
     let plan = RecordPlan::new(job)?;
-    let engine = Engine {
+    let mut engine = Engine {
         plan: &plan,
         layout: Layout::new(job.window),
         keep_keys: plan.rules.iter().any(|r| r.absent_ms.is_some()),
         max_keys: job.max_keys,
+        row_text: None,
     };
     rayon::ThreadPoolBuilder::new()
         .num_threads(job.threads)
@@ -220,7 +221,8 @@ pub fn run(job: &Job) -> Result<Outcome> {
             .unwrap_or_default(),
         Timing::from_env(),
     );
-    let emit = open_outputs(job, &plan, resumed.as_ref(), notifier, delivery)?;
+    let mut emit = open_outputs(job, &plan, resumed.as_ref(), notifier, delivery)?;
+    engine.row_text = emit.row_text();
     let fold = engine.layout.has_panes() && !job.per_record;
     let mut p = Pipeline {
         job,

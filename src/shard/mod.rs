@@ -20,24 +20,15 @@ use crate::plan::{same_key, RecordPlan};
 use crate::stats::Counters;
 use crate::window::{Added, Closed, KeyWindows, Layout};
 
+pub mod rows;
 pub mod stamp;
+
+pub use rows::{Row, RowBuf};
 
 /// The shard that owns keys with this hash, among `n`.
 #[inline]
 pub fn shard_of(hash: u64, n: usize) -> usize {
     ((hash >> 40) as usize) % n
-}
-
-/// One report row.
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// Ordering: (end, start) for time windows; (closing record's seq, 0) for count windows.
-    pub order: (i64, i64),
-    pub start: i64,
-    pub end: i64,
-    pub key: Box<[u8]>,
-    /// Visible aggregate values, in `--agg` order.
-    pub values: Vec<AggValue>,
 }
 
 /// One alert event.
@@ -112,7 +103,7 @@ pub struct PartialRef<'a> {
 /// Everything a shard produced since it was last drained.
 #[derive(Debug, Default)]
 pub struct ShardOutput {
-    pub rows: Vec<Row>,
+    pub rows: RowBuf,
     pub alerts: Vec<AlertEvent>,
     /// (seq, chunk, index) of late records
     pub late: Vec<(u64, u32, u32)>,
@@ -129,6 +120,8 @@ pub struct Engine<'a> {
     pub keep_keys: bool,
     /// true when a processing-time or end-of-input close must not fire absent checks
     pub max_keys: u64,
+    /// rows are written as text where they close (CSV or JSON lines, no page)
+    pub row_text: Option<crate::sink::RowText>,
 }
 
 /// Key-count limit for one batch: unlimited when the limit cannot be reached in
@@ -154,8 +147,10 @@ pub struct Shard {
     pub out: ShardOutput,
     finished: Vec<AggValue>,
     scratch: Option<AggState>,
-    /// the windows a key closes at once, before they are reported (reused)
-    closing: Vec<(i64, i64, Vec<AggValue>)>,
+    /// the windows a key closes at once, before they are reported, as
+    /// (start, end, where its values begin in `closing_values`) (reused)
+    closing: Vec<(i64, i64, usize)>,
+    closing_values: Vec<AggValue>,
     /// keys left idle by a close, forgotten at the end of the batch unless a
     /// record came for them meanwhile (see `forget_idle`)
     idle: Vec<u32>,
@@ -175,6 +170,7 @@ impl Default for Shard {
             finished: Vec::new(),
             scratch: None,
             closing: Vec::new(),
+            closing_values: Vec::new(),
             idle: Vec::new(),
         }
     }
@@ -188,11 +184,7 @@ impl Shard {
     /// Puts this shard's pending rows in report order, so merging the shards'
     /// rows is cheap.
     pub fn sort_rows(&mut self) {
-        self.out.rows.sort_unstable_by(|a, b| {
-            a.order
-                .cmp(&b.order)
-                .then_with(|| crate::plan::compare_keys(&a.key, &b.key))
-        });
+        self.out.rows.sort();
     }
 
     /// Closes every window (and fires every absent check) due at `wm`, then
@@ -227,7 +219,7 @@ impl Shard {
             ..
         } = self;
         let entry = keys[id as usize].as_mut().expect("live key");
-        let mut full: Option<(i64, i64, Vec<AggValue>)> = None;
+        let mut full: Option<(i64, i64)> = None;
         let added = entry.windows.add(
             &engine.layout,
             &engine.plan.agg,
@@ -238,7 +230,7 @@ impl Shard {
             &mut |c: Closed<'_>| {
                 finished.clear();
                 engine.plan.agg.finish(c.state, c.end - c.start, finished);
-                full = Some((c.start, c.end, finished.clone()));
+                full = Some((c.start, c.end));
             },
         );
         if added == Added::Late {
@@ -246,15 +238,14 @@ impl Shard {
             out.late.push((routed.seq, routed.chunk, routed.index));
             return;
         }
-        if let Some((start, end, values)) = full {
+        if let Some((start, end)) = full {
             emit_window(
                 engine,
                 entry,
                 out,
                 (routed.seq as i64, 0),
-                start,
-                end,
-                values,
+                (start, end),
+                finished,
             );
         }
         if added == Added::Opened {
@@ -401,10 +392,10 @@ impl Shard {
         let Shard {
             keys,
             out,
-            finished,
             scratch,
             timers,
             closing: closed,
+            closing_values,
             ..
         } = self;
         let entry = keys[id as usize].as_mut().expect("live key");
@@ -414,18 +405,32 @@ impl Shard {
             wm,
             scratch,
             &mut |c: Closed<'_>| {
-                finished.clear();
-                engine.plan.agg.finish(c.state, c.end - c.start, finished);
-                closed.push((c.start, c.end, finished.clone()));
+                let at = closing_values.len();
+                engine
+                    .plan
+                    .agg
+                    .finish(c.state, c.end - c.start, closing_values);
+                closed.push((c.start, c.end, at));
             },
         );
-        for (start, end, values) in closed.drain(..) {
+        for w in 0..closed.len() {
+            let (start, end, at) = closed[w];
+            let upto = closed.get(w + 1).map_or(closing_values.len(), |n| n.2);
             let order = match engine.layout {
                 Layout::Count { .. } => (i64::MAX, 0),
                 _ => (end, start),
             };
-            emit_window(engine, entry, out, order, start, end, values);
+            emit_window(
+                engine,
+                entry,
+                out,
+                order,
+                (start, end),
+                &mut closing_values[at..upto],
+            );
         }
+        closed.clear();
+        closing_values.clear();
         let (due, history_idle) = next_due_with_history(engine, entry, wm);
         entry.next_due = due;
         if due != i64::MAX {
@@ -635,9 +640,8 @@ fn emit_window(
     entry: &mut KeyEntry,
     out: &mut ShardOutput,
     order: (i64, i64),
-    start: i64,
-    end: i64,
-    values: Vec<AggValue>,
+    (start, end): (i64, i64),
+    values: &mut [AggValue],
 ) {
     let plan = engine.plan;
     let index = match engine.layout.slide() {
@@ -645,20 +649,19 @@ fn emit_window(
         None => entry.emitted,
     };
     entry.emitted += 1;
-    let mut values = values;
     let rows = entry
         .lookup_rows
         .get_or_insert_with(|| plan.window_rows(&entry.key));
-    plan.eval_history(&mut entry.history, end, &mut values, &entry.key, rows);
+    plan.eval_history(&mut entry.history, end, values, &entry.key, rows);
     for (r, rule) in plan.rules.iter().enumerate() {
         if rule.absent_ms.is_some() {
             continue; // absent() follows the watermark, not the windows
         }
-        let cond = plan.eval_rule(r, false, &values, &entry.key, rows);
+        let cond = plan.eval_rule(r, false, values, &entry.key, rows);
         let clear = rule
             .clear
             .as_ref()
-            .map(|_| plan.eval_rule(r, true, &values, &entry.key, rows));
+            .map(|_| plan.eval_rule(r, true, values, &entry.key, rows));
         let transition = entry.trackers[r].on_window(rule.rule.for_windows, index, cond, clear);
         if let Some(t) = transition {
             out.counters.alerts += 1;
@@ -675,12 +678,11 @@ fn emit_window(
         }
     }
     out.counters.windows += 1;
-    values.truncate(plan.visible);
-    out.rows.push(Row {
+    out.rows.push(
+        engine.row_text.as_ref(),
         order,
-        start,
-        end,
-        key: entry.key[..].into(),
-        values,
-    });
+        (start, end),
+        &entry.key,
+        &values[..plan.visible],
+    );
 }

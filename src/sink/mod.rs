@@ -174,11 +174,82 @@ fn push_json_value(out: &mut Vec<u8>, v: AggValue) {
     }
 }
 
+/// How a report row becomes text in CSV or JSON lines: the format and the
+/// column names (JSON lines names every value). The report writer formats
+/// the rows it is handed with it, and the shards write their rows as text
+/// with it where they close them (see `shard::RowBuf`): one function, so
+/// both ways give the same bytes.
+#[derive(Debug, Clone)]
+pub struct RowText {
+    format: OutputFormat,
+    columns: Vec<String>,
+}
+
+impl RowText {
+    /// `columns`: every column of the report, window bounds and key fields first.
+    pub fn new(format: OutputFormat, columns: Vec<String>) -> RowText {
+        RowText { format, columns }
+    }
+
+    /// Appends one row as CSV or JSONL: `key` in the encoding of
+    /// `plan::push_key_field`, `values` the visible aggregates.
+    pub fn format_row(
+        &self,
+        start: i64,
+        end: i64,
+        key: &[u8],
+        values: &[AggValue],
+        b: &mut Vec<u8>,
+    ) {
+        match self.format {
+            OutputFormat::Csv => {
+                format_rfc3339_ms(start, b);
+                b.push(b',');
+                format_rfc3339_ms(end, b);
+                for f in key_fields(key) {
+                    b.push(b',');
+                    push_csv_field(b, f);
+                }
+                for v in values {
+                    b.push(b',');
+                    write_value(*v, b);
+                }
+                b.push(b'\n');
+            }
+            OutputFormat::Jsonl => {
+                b.extend_from_slice(b"{\"window_start\":\"");
+                format_rfc3339_ms(start, b);
+                b.extend_from_slice(b"\",\"window_end\":\"");
+                format_rfc3339_ms(end, b);
+                b.push(b'"');
+                let columns = &self.columns;
+                let mut col = 2;
+                for f in key_fields(key) {
+                    b.push(b',');
+                    push_json_string(b, columns[col].as_bytes());
+                    b.push(b':');
+                    push_json_string(b, f);
+                    col += 1;
+                }
+                for v in values {
+                    b.push(b',');
+                    push_json_string(b, columns[col].as_bytes());
+                    b.push(b':');
+                    push_json_value(b, *v);
+                    col += 1;
+                }
+                b.extend_from_slice(b"}\n");
+            }
+            OutputFormat::Table => unreachable!("tables are rendered whole"),
+        }
+    }
+}
+
 /// Writes report rows in the chosen format.
 pub struct ReportWriter {
     out: Output,
-    format: OutputFormat,
-    columns: Vec<String>,
+    /// the format and the columns
+    text: RowText,
     key_count: usize,
     header_done: bool,
     buf: Vec<u8>,
@@ -206,8 +277,7 @@ impl ReportWriter {
         columns.extend(agg_columns.iter().cloned());
         ReportWriter {
             out,
-            format,
-            columns,
+            text: RowText::new(format, columns),
             key_count: key_names.len(),
             header_done,
             buf: Vec::with_capacity(OUTPUT_BUFFER),
@@ -226,9 +296,9 @@ impl ReportWriter {
             return;
         }
         self.header_done = true;
-        match self.format {
+        match self.text.format {
             OutputFormat::Csv => {
-                for (i, c) in self.columns.iter().enumerate() {
+                for (i, c) in self.text.columns.iter().enumerate() {
                     if i > 0 {
                         self.buf.push(b',');
                     }
@@ -236,53 +306,37 @@ impl ReportWriter {
                 }
                 self.buf.push(b'\n');
             }
-            OutputFormat::Table => self.table.push(self.columns.clone()),
+            OutputFormat::Table => self.table.push(self.text.columns.clone()),
             OutputFormat::Jsonl => {}
         }
     }
 
-    /// Appends one row as CSV or JSONL.
-    fn format_row(format: OutputFormat, columns: &[String], row: &Row, b: &mut Vec<u8>) {
-        match format {
-            OutputFormat::Csv => {
-                format_rfc3339_ms(row.start, b);
-                b.push(b',');
-                format_rfc3339_ms(row.end, b);
-                for f in key_fields(&row.key) {
-                    b.push(b',');
-                    push_csv_field(b, f);
-                }
-                for v in &row.values {
-                    b.push(b',');
-                    write_value(*v, b);
-                }
-                b.push(b'\n');
-            }
-            OutputFormat::Jsonl => {
-                b.extend_from_slice(b"{\"window_start\":\"");
-                format_rfc3339_ms(row.start, b);
-                b.extend_from_slice(b"\",\"window_end\":\"");
-                format_rfc3339_ms(row.end, b);
-                b.push(b'"');
-                let mut col = 2;
-                for f in key_fields(&row.key) {
-                    b.push(b',');
-                    push_json_string(b, columns[col].as_bytes());
-                    b.push(b':');
-                    push_json_string(b, f);
-                    col += 1;
-                }
-                for v in &row.values {
-                    b.push(b',');
-                    push_json_string(b, columns[col].as_bytes());
-                    b.push(b':');
-                    push_json_value(b, *v);
-                    col += 1;
-                }
-                b.extend_from_slice(b"}\n");
-            }
-            OutputFormat::Table => unreachable!("tables are rendered whole"),
+    /// The row formatter, for shards to write their rows as text; none for
+    /// a table, which is rendered from cells.
+    pub fn row_text(&self) -> Option<RowText> {
+        (self.text.format != OutputFormat::Table).then(|| self.text.clone())
+    }
+
+    /// Appends rows already formatted by [`RowText`], in report order. The
+    /// batch ends with [`ReportWriter::end_rows`].
+    pub fn write_text(&mut self, text: &[u8]) -> io::Result<()> {
+        self.header();
+        self.buf.extend_from_slice(text);
+        if self.buf.len() >= OUTPUT_BUFFER {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
         }
+        Ok(())
+    }
+
+    /// The end of a batch's formatted rows: written (and flushed, live).
+    pub fn end_rows(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        if self.live {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     /// Writes rows (already in report order). Large batches are formatted in
@@ -292,20 +346,20 @@ impl ReportWriter {
             return Ok(());
         }
         self.header();
-        if self.format == OutputFormat::Table {
+        if self.text.format == OutputFormat::Table {
             let mut cell = Vec::with_capacity(32);
             for row in rows {
-                let mut cells = Vec::with_capacity(self.columns.len());
+                let mut cells = Vec::with_capacity(self.text.columns.len());
                 for t in [row.start, row.end] {
                     cell.clear();
                     format_rfc3339_ms(t, &mut cell);
                     cells.push(String::from_utf8_lossy(&cell).into_owned());
                 }
-                for f in key_fields(&row.key) {
+                for f in key_fields(row.key) {
                     // a table is for people: control characters escaped
                     cells.push(console::escape_bytes(f));
                 }
-                for v in &row.values {
+                for v in row.values {
                     cell.clear();
                     write_value(*v, &mut cell);
                     cells.push(String::from_utf8_lossy(&cell).into_owned());
@@ -317,13 +371,13 @@ impl ReportWriter {
             }
         } else if rows.len() >= PARALLEL_ROWS {
             use rayon::prelude::*;
-            let (format, columns) = (self.format, &self.columns);
+            let text = &self.text;
             let parts: Vec<Vec<u8>> = rows
                 .par_chunks(PARALLEL_ROWS / 4)
                 .map(|chunk| {
                     let mut b = Vec::with_capacity(chunk.len() * 96);
                     for row in chunk {
-                        Self::format_row(format, columns, row, &mut b);
+                        text.format_row(row.start, row.end, row.key, row.values, &mut b);
                     }
                     b
                 })
@@ -335,7 +389,8 @@ impl ReportWriter {
             }
         } else {
             for row in rows {
-                Self::format_row(self.format, &self.columns, row, &mut self.buf);
+                self.text
+                    .format_row(row.start, row.end, row.key, row.values, &mut self.buf);
                 if self.buf.len() >= OUTPUT_BUFFER {
                     self.out.write_all(&self.buf)?;
                     self.buf.clear();
@@ -356,7 +411,7 @@ impl ReportWriter {
         }
         let first = self.widths.is_empty();
         if first {
-            self.widths = vec![0; self.columns.len()];
+            self.widths = vec![0; self.text.columns.len()];
         }
         let mut widened = Vec::new();
         for row in &self.table {
@@ -374,13 +429,13 @@ impl ReportWriter {
             // Columns moved: say which, and repeat the header at the new widths.
             let names: Vec<String> = widened
                 .iter()
-                .map(|&i| format!("{} ({})", self.columns[i], self.widths[i]))
+                .map(|&i| format!("{} ({})", self.text.columns[i], self.widths[i]))
                 .collect();
             eprintln!(
                 "vigil: note: table columns widened to fit new values: {}",
                 names.join(", ")
             );
-            let header = self.columns.clone();
+            let header = self.text.columns.clone();
             self.table.insert(0, header);
         }
         for row in std::mem::take(&mut self.table) {
@@ -415,10 +470,10 @@ impl ReportWriter {
 
     /// Writes what is buffered (and the header of an empty CSV report when `empty_header`).
     pub fn finish(&mut self) -> io::Result<()> {
-        if self.format == OutputFormat::Csv {
+        if self.text.format == OutputFormat::Csv {
             self.header();
         }
-        if self.format == OutputFormat::Table {
+        if self.text.format == OutputFormat::Table {
             self.render_table()?;
         }
         self.out.write_all(&self.buf)?;

@@ -168,3 +168,83 @@ fn fast_path_equals_the_per_record_path_on_disordered_input() {
         }
     }
 }
+
+/// Where no page is drawn, the shards write a CSV or JSON-lines report's rows
+/// as text where they close them; with `--html` they keep the values and the
+/// report writer formats them. The two give the same report, over many
+/// batches (so many drains merge the shards' rows) and 1 or 3 threads, with
+/// the disordered input's late records and a sum beyond f64's range (written
+/// as undefined, with a warning for each column it makes undefined).
+#[test]
+fn rows_written_as_text_in_the_shards_equal_rows_formatted_by_the_writer() {
+    let dir = tempdir();
+    let mut input = disordered_input();
+    // one window whose sum is beyond f64's range
+    input.push_str(&format!(
+        "{},host-big,1e308\n{},host-big,1e308\n",
+        rfc3339(BASE + 6_000_000),
+        rfc3339(BASE + 6_000_001)
+    ));
+    write(dir.path(), "in.csv", input);
+    for format in ["csv", "jsonl"] {
+        let mut reports = Vec::new();
+        for threads in ["1", "3"] {
+            for html in [false, true] {
+                let out = format!("r-{format}-{threads}-{html}");
+                let mut args = vec![
+                    "run",
+                    "in.csv",
+                    "--time",
+                    "ts",
+                    "--key",
+                    "host",
+                    "--max-delay",
+                    "10s",
+                    "--window",
+                    "1m",
+                    "--agg",
+                    "count(), sum(value), avg(value), p95(value), last(value)",
+                    "--output-format",
+                    format,
+                    "--threads",
+                    threads,
+                    "-o",
+                    &out,
+                ];
+                if html {
+                    args.extend_from_slice(&["--html", "page.html"]);
+                }
+                let o = run_in_env(
+                    dir.path(),
+                    &args,
+                    None,
+                    &[("VIGIL_TEST_BATCH_BYTES", "65536")],
+                );
+                assert_eq!(o.code, 0, "{}", o.stderr);
+                let warnings: Vec<&str> = o
+                    .stderr
+                    .lines()
+                    .filter(|l| l.starts_with("vigil: warning:"))
+                    .collect();
+                assert_eq!(warnings.len(), 2, "{format} html={html}: {}", o.stderr);
+                for (w, column) in warnings.iter().zip(["sum_value", "avg_value"]) {
+                    assert!(
+                        w.contains(&format!("{column} is beyond the range"))
+                            && w.contains("window ending 2026-01-01T01:41:00.000Z"),
+                        "{w}"
+                    );
+                }
+                let report = std::fs::read_to_string(dir.path().join(&out)).unwrap();
+                assert!(report.lines().count() > 500, "{format}: report too small");
+                reports.push((format!("--threads {threads} html={html}"), report));
+            }
+        }
+        for (what, report) in &reports[1..] {
+            assert!(
+                *report == reports[0].1,
+                "{format}: {what} differs from {}",
+                reports[0].0
+            );
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The rows a shard closed since it was last drained, kept without a heap
+//! block per row: their heads in one array, key bytes, values and text in
+//! three buffers that are cleared, not freed, from batch to batch. Where the
+//! report is CSV or JSON lines and no page is drawn, a row is written as
+//! text when its window closes, on the shard's worker while its values are
+//! in cache, and its values are not kept; otherwise its values are kept for
+//! the writer that needs them (a table, the `--html` page). Owns only these
+//! buffers; the emit room merges the shards' rows into report order.
+
+use crate::agg::AggValue;
+use crate::plan::compare_keys;
+use crate::sink::RowText;
+
+/// One report row, as the writers read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// Ordering: (end, start) for time windows; (closing record's seq, 0) for count windows.
+    pub order: (i64, i64),
+    pub start: i64,
+    pub end: i64,
+    pub key: &'a [u8],
+    /// Visible aggregate values, in `--agg` order (empty for a row kept as
+    /// text, unless one of its values is beyond f64's range: see `RowBuf::push`).
+    pub values: &'a [AggValue],
+}
+
+/// Where one row's parts are in its buffer.
+#[derive(Debug, Clone, Copy)]
+struct RowHead {
+    order: (i64, i64),
+    start: i64,
+    end: i64,
+    key_at: usize,
+    values_at: usize,
+    text_at: usize,
+    key_len: u32,
+    values_len: u32,
+    text_len: u32,
+}
+
+/// A shard's closed rows.
+#[derive(Debug, Default)]
+pub struct RowBuf {
+    heads: Vec<RowHead>,
+    keys: Vec<u8>,
+    values: Vec<AggValue>,
+    text: Vec<u8>,
+    /// rows were added since the last `sort`
+    unsorted: bool,
+}
+
+impl RowBuf {
+    /// Adds a row: as text when `text` is given, else with its values. A
+    /// row written as text keeps its values too when one is a float beyond
+    /// f64's range, so the emit room can warn of it.
+    pub fn push(
+        &mut self,
+        text: Option<&RowText>,
+        order: (i64, i64),
+        (start, end): (i64, i64),
+        key: &[u8],
+        values: &[AggValue],
+    ) {
+        self.unsorted = true;
+        let key_at = self.keys.len();
+        self.keys.extend_from_slice(key);
+        let text_at = self.text.len();
+        let keep_values = match text {
+            Some(t) => {
+                t.format_row(start, end, key, values, &mut self.text);
+                values
+                    .iter()
+                    .any(|v| matches!(v, AggValue::Float(f) if !f.is_finite()))
+            }
+            None => true,
+        };
+        let values_at = self.values.len();
+        if keep_values {
+            self.values.extend_from_slice(values);
+        }
+        self.heads.push(RowHead {
+            order,
+            start,
+            end,
+            key_at,
+            values_at,
+            text_at,
+            key_len: key.len() as u32,
+            values_len: (self.values.len() - values_at) as u32,
+            text_len: (self.text.len() - text_at) as u32,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    fn key_of(&self, h: &RowHead) -> &[u8] {
+        &self.keys[h.key_at..h.key_at + h.key_len as usize]
+    }
+
+    /// Row `i`, in the order the rows are in (report order after `sort`).
+    pub fn row(&self, i: usize) -> Row<'_> {
+        let h = &self.heads[i];
+        Row {
+            order: h.order,
+            start: h.start,
+            end: h.end,
+            key: self.key_of(h),
+            values: &self.values[h.values_at..h.values_at + h.values_len as usize],
+        }
+    }
+
+    /// Row `i`'s text (empty when it was kept with its values).
+    pub fn text(&self, i: usize) -> &[u8] {
+        let h = &self.heads[i];
+        &self.text[h.text_at..h.text_at + h.text_len as usize]
+    }
+
+    /// True when row `i` comes before row `j` of `other` in report order.
+    pub fn before(&self, i: usize, other: &RowBuf, j: usize) -> bool {
+        let (a, b) = (&self.heads[i], &other.heads[j]);
+        a.order
+            .cmp(&b.order)
+            .then_with(|| compare_keys(self.key_of(a), other.key_of(b)))
+            .is_lt()
+    }
+
+    /// Puts the rows in report order: (order, key), unless they are.
+    pub fn sort(&mut self) {
+        if !std::mem::take(&mut self.unsorted) {
+            return;
+        }
+        let keys = &self.keys;
+        let key = |h: &RowHead| &keys[h.key_at..h.key_at + h.key_len as usize];
+        self.heads.sort_unstable_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| compare_keys(key(a), key(b)))
+        });
+    }
+
+    /// Forgets every row, keeping the buffers' memory for the next batch.
+    pub fn clear(&mut self) {
+        self.heads.clear();
+        self.keys.clear();
+        self.values.clear();
+        self.text.clear();
+        self.unsorted = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::OutputFormat;
+    use crate::plan::push_key_field;
+
+    fn key(k: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        push_key_field(&mut b, k.as_bytes());
+        b
+    }
+
+    fn columns() -> Vec<String> {
+        ["window_start", "window_end", "host", "sum"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn rows_sort_by_order_then_key_and_keep_text_or_values() {
+        let text = RowText::new(OutputFormat::Csv, columns());
+        for as_text in [true, false] {
+            let mut rows = RowBuf::default();
+            let t = as_text.then_some(&text);
+            // pushed out of order: (order, key) = (20, b), (10, b), (20, a), (10, a)
+            for (end, k, v) in [
+                (20, "b", 1.5),
+                (10, "b", 2.0),
+                (20, "a", f64::INFINITY),
+                (10, "a", 4.0),
+            ] {
+                rows.push(
+                    t,
+                    (end, end - 10),
+                    (end - 10, end),
+                    &key(k),
+                    &[AggValue::Float(v)],
+                );
+            }
+            rows.sort();
+            let got: Vec<(i64, Vec<u8>)> = (0..rows.len())
+                .map(|i| (rows.row(i).end, rows.row(i).key.to_vec()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (10, key("a")),
+                    (10, key("b")),
+                    (20, key("a")),
+                    (20, key("b"))
+                ]
+            );
+            let mut want = Vec::new();
+            text.format_row(10, 20, &key("b"), &[AggValue::Float(1.5)], &mut want);
+            if as_text {
+                assert_eq!(rows.text(3), &want[..]);
+                // values kept only for the row with a value beyond f64's range
+                assert!(rows.row(3).values.is_empty());
+                assert_eq!(rows.row(2).values.len(), 1);
+            } else {
+                assert!(rows.text(3).is_empty());
+                assert_eq!(rows.row(3).values.len(), 1);
+            }
+            let mut other = RowBuf::default();
+            other.push(t, (15, 5), (5, 15), &key("z"), &[AggValue::Null]);
+            assert!(rows.before(1, &other, 0) && other.before(0, &rows, 2));
+            rows.clear();
+            assert!(rows.is_empty());
+        }
+    }
+}
