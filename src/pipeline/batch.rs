@@ -51,9 +51,9 @@ const FOLD_MIN_RECORDS_PER_PARTIAL: u64 = 50;
 /// before folding is tried again (the data may change).
 const FOLD_RETRY_BATCHES: u32 = 16;
 
-/// One shard with the partials, as (piece, partial index), and the exact
-/// records routed to it.
-type ShardWork<'a> = (&'a mut Shard, (&'a Vec<(u32, u32)>, &'a Vec<Routed>));
+/// One shard (and its index) with the partials routed to it, as (piece,
+/// partial index).
+type ShardWork<'a> = ((usize, &'a mut Shard), &'a Vec<(u32, u32)>);
 
 /// A batch's pieces decoded, the first half of a batch. Reused.
 #[derive(Default)]
@@ -143,8 +143,8 @@ pub(super) struct BatchBuffers {
     starts: Vec<Watermark>,
     /// per piece: parsed again record by record
     exact: Vec<bool>,
-    /// per shard: the exact records routed to it
-    routed: Vec<Vec<Routed>>,
+    /// per piece, per shard: the exact records routed to it, in input order
+    routed: Vec<Vec<Vec<Routed>>>,
     /// per shard: the partials routed to it, as (piece, partial index)
     partials: Vec<Vec<(u32, u32)>>,
     /// late records of the batch, any order (the emitter sorts them)
@@ -152,12 +152,17 @@ pub(super) struct BatchBuffers {
 }
 
 impl BatchBuffers {
-    fn ensure(&mut self, shards: usize) {
-        self.routed.resize_with(shards, Vec::new);
-        self.partials.resize_with(shards, Vec::new);
-        for r in &mut self.routed {
-            r.clear();
+    fn ensure(&mut self, shards: usize, pieces: usize) {
+        if self.routed.len() < pieces {
+            self.routed.resize_with(pieces, Vec::new);
         }
+        for piece in &mut self.routed {
+            piece.resize_with(shards, Vec::new);
+            for r in piece {
+                r.clear();
+            }
+        }
+        self.partials.resize_with(shards, Vec::new);
         for p in &mut self.partials {
             p.clear();
         }
@@ -188,7 +193,7 @@ impl Pipeline<'_> {
         for piece in pieces {
             self.bytes_read += piece.data.len() as u64;
         }
-        self.buf.ensure(self.shards.len());
+        self.buf.ensure(self.shards.len(), pieces.len());
         if !decoded.fold {
             return self.apply_records(inputs, pieces, decoded, false);
         }
@@ -255,7 +260,7 @@ impl Pipeline<'_> {
                 let mut seq = start.seq;
                 for (ri, rec) in decoded.parsed[k].recs.iter().enumerate() {
                     if !rec.filtered {
-                        buf.routed[shard_of(rec.hash, nshards)].push(Routed {
+                        buf.routed[k][shard_of(rec.hash, nshards)].push(Routed {
                             chunk: k as u32,
                             index: ri as u32,
                             wm_before: start.before(piece_max),
@@ -286,12 +291,13 @@ impl Pipeline<'_> {
         let folded = &decoded.folded;
         let wm_end = self.clock.wm;
         let view = |r: &Routed| record_view(engine, parsed, r);
-        let work = |(shard, (partials, routed)): ShardWork<'_>| {
+        let routed = &buf.routed[..pieces.len()];
+        let work = |((s, shard), partials): ShardWork<'_>| {
             for &(k, i) in partials {
                 shard.merge_partial(engine, folded[k as usize].partial(i as usize));
             }
             let mut budget = KeyBudget::Unlimited;
-            for r in routed {
+            for r in routed.iter().flat_map(|piece| &piece[s]) {
                 shard.apply(engine, &view(r), *r, &mut budget);
             }
             shard.advance(engine, wm_end, true);
@@ -300,7 +306,8 @@ impl Pipeline<'_> {
         };
         self.shards
             .par_iter_mut()
-            .zip(buf.partials.par_iter().zip(buf.routed.par_iter()))
+            .enumerate()
+            .zip(buf.partials.par_iter())
             .for_each(work);
         self.last_arrival = Instant::now();
         Ok(())
@@ -331,53 +338,69 @@ impl Pipeline<'_> {
                 self.counters.filtered += p.filtered;
             }
         }
-        // Watermark and routing, record by record in input order.
-        let nshards = self.shards.len();
+        // Watermark and routing. Each piece starts from the clock as the
+        // pieces before it left it (their latest time and record count),
+        // then stamps its own records in input order: the same stamps as one
+        // pass over the batch, with the pieces routed in parallel.
+        let mut clock = self.clock;
         let mut new_records = 0u64;
-        for (ci, p) in parsed.iter().enumerate() {
-            for (ri, rec) in p.recs.iter().enumerate() {
-                if !rec.filtered {
-                    self.buf.routed[shard_of(rec.hash, nshards)].push(Routed {
-                        chunk: ci as u32,
-                        index: ri as u32,
-                        wm_before: self.clock.wm,
-                        seq: self.clock.next_seq(),
-                    });
-                    new_records += 1;
-                }
-                self.clock.observe(rec.time);
-            }
+        self.buf.starts.clear();
+        for p in parsed {
+            self.buf.starts.push(clock);
+            let records = p.recs.len() as u64 - p.filtered;
+            clock.absorb(p.max_time, records);
+            new_records += records;
         }
+        self.clock = clock;
+        let nshards = self.shards.len();
+        self.buf.routed[..parsed.len()]
+            .par_iter_mut()
+            .zip(parsed.par_iter().zip(self.buf.starts.par_iter()))
+            .enumerate()
+            .for_each(|(k, (to, (p, start)))| {
+                let mut clock = *start;
+                for (ri, rec) in p.recs.iter().enumerate() {
+                    if !rec.filtered {
+                        to[shard_of(rec.hash, nshards)].push(Routed {
+                            chunk: k as u32,
+                            index: ri as u32,
+                            wm_before: clock.wm,
+                            seq: clock.next_seq(),
+                        });
+                    }
+                    clock.observe(rec.time);
+                }
+            });
         self.apply_routed(&decoded.parsed, new_records);
         Ok(())
     }
 
     /// Applies the routed records to the shards and closes windows up to the watermark.
     fn apply_routed(&mut self, parsed: &[Parsed], new_records: u64) {
+        let routed = &self.buf.routed[..parsed.len()];
         let engine = &self.engine;
         let wm_end = self.clock.wm;
         let live: u64 = self.shards.iter().map(|s| s.live_keys()).sum();
         let view = |r: &Routed| record_view(engine, parsed, r);
         if live + new_records <= engine.max_keys {
-            let work = |(shard, routed): (&mut Shard, &Vec<Routed>)| {
+            let work = |(s, shard): (usize, &mut Shard)| {
                 let mut budget = KeyBudget::Unlimited;
-                for r in routed {
+                for r in routed.iter().flat_map(|piece| &piece[s]) {
                     shard.apply(engine, &view(r), *r, &mut budget);
                 }
                 shard.advance(engine, wm_end, true);
                 shard.forget_idle();
                 shard.sort_rows();
             };
-            self.shards
-                .par_iter_mut()
-                .zip(self.buf.routed.par_iter())
-                .for_each(work);
+            self.shards.par_iter_mut().enumerate().for_each(work);
         } else {
             // Near the key limit: one record at a time in input order, so the
             // same keys are refused whatever the thread count.
             let mut order: Vec<(usize, Routed)> = Vec::with_capacity(new_records as usize);
-            for (s, routed) in self.buf.routed.iter().enumerate() {
-                order.extend(routed.iter().map(|r| (s, *r)));
+            for piece in routed {
+                for (s, to) in piece.iter().enumerate() {
+                    order.extend(to.iter().map(|r| (s, *r)));
+                }
             }
             order.sort_unstable_by_key(|(_, r)| r.seq);
             let mut wm = i64::MIN;

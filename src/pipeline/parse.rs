@@ -54,6 +54,8 @@ pub struct Parsed {
     /// per aggregate input: numbers and non-numbers seen
     pub tally: ValueTally,
     pub filtered: u64,
+    /// the latest time of its records, filtered ones included (i64::MIN: none)
+    pub max_time: i64,
 }
 
 /// A line past `--max-line-bytes` is not decoded: a line this long is
@@ -105,6 +107,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
     out.bad_values = 0;
     out.tally.reset(plan.agg.input_slots().len());
     out.filtered = 0;
+    out.max_time = i64::MIN;
     let mut decoder = input.decoder.fork();
     let mut scratch = Scratch::new(plan);
     let nvals = plan.agg.input_slots().len();
@@ -133,8 +136,10 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
             }
             Ok(Extracted::Filtered) => {
                 out.filtered += 1;
+                let time = time_of_filtered(plan, line, &scratch, input, piece.arrival_ms);
+                out.max_time = out.max_time.max(time);
                 out.recs.push(ParsedRec {
-                    time: time_of_filtered(plan, line, &scratch, input, piece.arrival_ms),
+                    time,
                     hash: 0,
                     key_start: 0,
                     key_len: 0,
@@ -146,6 +151,7 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
             }
             Ok(Extracted::Record { time }) => {
                 debug_assert_eq!(out.values.len() - val_start, nvals);
+                out.max_time = out.max_time.max(time);
                 let key = &out.keys[key_start..];
                 out.recs.push(ParsedRec {
                     time,
