@@ -201,11 +201,35 @@ impl RowText {
         values: &[AggValue],
         b: &mut Vec<u8>,
     ) {
+        self.format_bounds(start, end, b);
+        self.format_fields(key, values, b);
+    }
+
+    /// A row's text up to its window's bounds: the same for every key of
+    /// the window, so a writer may keep it (`format_row` is this, then
+    /// `format_fields`).
+    pub fn format_bounds(&self, start: i64, end: i64, b: &mut Vec<u8>) {
         match self.format {
             OutputFormat::Csv => {
                 format_rfc3339_ms(start, b);
                 b.push(b',');
                 format_rfc3339_ms(end, b);
+            }
+            OutputFormat::Jsonl => {
+                b.extend_from_slice(b"{\"window_start\":\"");
+                format_rfc3339_ms(start, b);
+                b.extend_from_slice(b"\",\"window_end\":\"");
+                format_rfc3339_ms(end, b);
+                b.push(b'"');
+            }
+            OutputFormat::Table => unreachable!("tables are rendered whole"),
+        }
+    }
+
+    /// The rest of a row's text after `format_bounds`: its key fields and values.
+    pub fn format_fields(&self, key: &[u8], values: &[AggValue], b: &mut Vec<u8>) {
+        match self.format {
+            OutputFormat::Csv => {
                 for f in key_fields(key) {
                     b.push(b',');
                     push_csv_field(b, f);
@@ -217,11 +241,6 @@ impl RowText {
                 b.push(b'\n');
             }
             OutputFormat::Jsonl => {
-                b.extend_from_slice(b"{\"window_start\":\"");
-                format_rfc3339_ms(start, b);
-                b.extend_from_slice(b"\",\"window_end\":\"");
-                format_rfc3339_ms(end, b);
-                b.push(b'"');
                 let columns = &self.columns;
                 let mut col = 2;
                 for f in key_fields(key) {

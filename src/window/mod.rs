@@ -237,14 +237,22 @@ impl KeyWindows {
                 },
                 Layout::Panes { size, slide, pane },
             ) => {
-                if floor_to(t, slide).saturating_add(size) <= wm_before {
+                // (one division where the slide is the pane, as in every
+                // tumbling and most sliding jobs: a 64-bit division is slow)
+                let pane_start = floor_to(t, pane);
+                let slide_start = if slide == pane {
+                    pane_start
+                } else {
+                    floor_to(t, slide)
+                };
+                if slide_start.saturating_add(size) <= wm_before {
                     return Added::Late;
                 }
                 if wm_before > *closed_upto {
                     *closed_upto = wm_before;
                 }
                 let before = panes.len();
-                let idx = pane_index(panes, floor_to(t, pane), || {
+                let idx = pane_index(panes, pane_start, || {
                     spare.take().unwrap_or_else(|| plan.new_state())
                 });
                 let p = &mut panes[idx];
