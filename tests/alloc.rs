@@ -65,6 +65,18 @@ fn decoders_do_not_allocate_per_line() {
         5,
         &[br#"{"a":{"b":1,"c":[1,{"d":2}]},"msg":"say \"hi\" \u00e9","k\u00e9y":true,"arr":[1,2],"log.level":"x"}"#],
     );
+    // flat lines: read by the last line's shape, and (two shapes taking
+    // turns) the shape taken again from a line
+    assert_no_alloc(
+        "jsonl shapes",
+        json::json_decoder(&strings(&["ts", "host", "value"])).unwrap(),
+        3,
+        &[
+            br#"{"ts":"2026-01-01T00:00:00.000Z","host":"h1","value":1.5}"#,
+            br#"{"ts":"2026-01-01T00:00:01.000Z","host":"h22","value":-2e3}"#,
+            br#"{"host":"h1","ts":"2026-01-01T00:00:02.000Z","value":null,"x":true}"#,
+        ],
+    );
     assert_no_alloc(
         "logfmt",
         logs::logfmt_decoder(&strings(&["a", "msg", "flag"])).unwrap(),

@@ -1,7 +1,8 @@
 //! JSON lines: one object per line; nested fields addressed as `a.b.c`.
 //!
 //! Owns the hand-written, validating, non-allocating JSON object scanner used
-//! on the per-line path. Must not touch: `FieldSlots`/`LineDecoder` (defined in
+//! on the per-line path, and the shape reader in front of it (a line with
+//! the last line's keys, in the same order, read without the scanner). Must not touch: `FieldSlots`/`LineDecoder` (defined in
 //! `decode/mod.rs`), time parsing, or any I/O.
 //!
 //! Semantics (documented contract of this decoder):
@@ -34,43 +35,52 @@ pub const MAX_DEPTH: usize = 512;
 
 /// A decoder filling slot i with the value at path `fields[i]`.
 pub fn json_decoder(fields: &[String]) -> Result<Box<dyn LineDecoder>, String> {
-    let mut trie = Trie {
-        nodes: vec![Node::default()],
-    };
-    for (slot, field) in fields.iter().enumerate() {
-        if field.is_empty() {
-            return Err("empty JSON field name".to_string());
-        }
-        let parts: Vec<&str> = field.split('.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err(format!("JSON field '{field}': empty path component"));
-        }
-        // Fully nested path, and at every depth the remainder as one literal key.
-        for depth in 0..parts.len() {
-            let mut node = 0;
-            for part in &parts[..depth] {
-                node = trie.child(node, part.as_bytes());
+    Ok(Box::new(JsonDecoder::new(fields)?))
+}
+
+impl JsonDecoder {
+    fn new(fields: &[String]) -> Result<JsonDecoder, String> {
+        let mut trie = Trie {
+            nodes: vec![Node::default()],
+        };
+        for (slot, field) in fields.iter().enumerate() {
+            if field.is_empty() {
+                return Err("empty JSON field name".to_string());
             }
-            let rest = parts[depth..].join(".");
-            let leaf = trie.child(node, rest.as_bytes());
-            if !trie.nodes[leaf].slots.contains(&slot) {
-                trie.nodes[leaf].slots.push(slot);
+            let parts: Vec<&str> = field.split('.').collect();
+            if parts.iter().any(|p| p.is_empty()) {
+                return Err(format!("JSON field '{field}': empty path component"));
+            }
+            // Fully nested path, and at every depth the remainder as one literal key.
+            for depth in 0..parts.len() {
+                let mut node = 0;
+                for part in &parts[..depth] {
+                    node = trie.child(node, part.as_bytes());
+                }
+                let rest = parts[depth..].join(".");
+                let leaf = trie.child(node, rest.as_bytes());
+                if !trie.nodes[leaf].slots.contains(&slot) {
+                    trie.nodes[leaf].slots.push(slot);
+                }
             }
         }
+        // Every node lists the slots below it, to reset them on a duplicate key.
+        for n in (0..trie.nodes.len()).rev() {
+            let mut below = Vec::new();
+            collect_slots(&trie, n, &mut below);
+            below.sort_unstable();
+            below.dedup();
+            trie.nodes[n].below = below;
+        }
+        Ok(JsonDecoder {
+            trie: std::sync::Arc::new(trie),
+            found: vec![Found::Missing; fields.len()],
+            key_buf: Vec::new(),
+            shape: Shape::default(),
+            has_shape: false,
+            shape_misses: 0,
+        })
     }
-    // Every node lists the slots below it, to reset them on a duplicate key.
-    for n in (0..trie.nodes.len()).rev() {
-        let mut below = Vec::new();
-        collect_slots(&trie, n, &mut below);
-        below.sort_unstable();
-        below.dedup();
-        trie.nodes[n].below = below;
-    }
-    Ok(Box::new(JsonDecoder {
-        trie: std::sync::Arc::new(trie),
-        found: vec![Found::Missing; fields.len()],
-        key_buf: Vec::new(),
-    }))
 }
 
 fn collect_slots(trie: &Trie, n: usize, out: &mut Vec<usize>) {
@@ -144,10 +154,217 @@ struct JsonDecoder {
     trie: std::sync::Arc<Trie>,
     found: Vec<Found>,
     key_buf: Vec<u8>,
+    /// the last line's shape, tried first on the next line when `has_shape`
+    shape: Shape,
+    has_shape: bool,
+    /// lines in a row that did not have `shape`
+    shape_misses: u32,
+}
+
+/// Lines in a row that may miss the shape and each have theirs taken;
+/// after that only every `SHAPE_RETRY`th is, so lines of changing shapes
+/// cost a second pass rarely.
+const SHAPE_TRIES: u32 = 8;
+const SHAPE_RETRY: u32 = 16;
+
+/// The shape of a flat JSON line: its text outside the values (`{"ts":`,
+/// `,"host":`, ..., and the closing `}`), with where each value goes. Lines
+/// written by one program mostly share one: such a line is checked against
+/// the previous line's text and its values read in place, without the trie
+/// lookups and the byte-by-byte structure of the scanner. Only lines whose
+/// values are all scalars (strings without escapes, numbers, true, false,
+/// null), with distinct keys that name no nested path, no whitespace, have
+/// a shape: on those, what the shape gives is exactly what the scanner
+/// gives (tested against it).
+/// Its buffers are reused from shape to shape (no allocation per line).
+#[derive(Debug, Default)]
+struct Shape {
+    text: Vec<u8>,
+    /// per value: where its key's text ends in `text`, and its slots
+    fields: Vec<(usize, std::ops::Range<usize>)>,
+    slots: Vec<usize>,
+}
+
+impl Shape {
+    /// Becomes the shape of `line`, if it has one (false: it has none).
+    fn take(&mut self, line: &[u8], trie: &Trie) -> bool {
+        self.text.clear();
+        self.fields.clear();
+        self.slots.clear();
+        self.text.push(b'{');
+        self.build(line, trie).is_some()
+    }
+
+    fn build(&mut self, line: &[u8], trie: &Trie) -> Option<()> {
+        let b = line;
+        let shape = self;
+        if b.first() != Some(&b'{') {
+            return None;
+        }
+        let mut i = 1;
+        if b.get(i) == Some(&b'}') {
+            shape.text.push(b'}');
+            return (b.len() == 2).then_some(());
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let q = find_quote_or_backslash(b, i + 1)?;
+            if b[q] != b'"' || b.get(q + 1) != Some(&b':') {
+                return None;
+            }
+            // distinct keys: each earlier key is its literal's text between
+            // the separator and quote before it and the quote and colon after
+            let key = &b[i + 1..q];
+            let mut from = 0;
+            for &(lit_end, _) in &shape.fields {
+                if &shape.text[from + 2..lit_end - 2] == key {
+                    return None;
+                }
+                from = lit_end;
+            }
+            let root = &trie.nodes[0];
+            let node = if root.children.is_empty() {
+                None
+            } else {
+                trie.lookup(0, b, i + 1, q)
+            };
+            let at = shape.slots.len();
+            if let Some(n) = node {
+                if !trie.nodes[n].children.is_empty() {
+                    return None;
+                }
+                shape.slots.extend_from_slice(&trie.nodes[n].slots);
+            }
+            shape.text.extend_from_slice(&b[i..q + 2]);
+            shape.fields.push((shape.text.len(), at..shape.slots.len()));
+            (_, i) = scalar(b, q + 2)?;
+            match b.get(i) {
+                Some(b',') => shape.text.push(b','),
+                Some(b'}') => {
+                    shape.text.push(b'}');
+                    return (i + 1 == b.len()).then_some(());
+                }
+                _ => return None,
+            }
+            i += 1;
+        }
+    }
+
+    /// Reads `line` if it has this shape, its values into `slots`.
+    #[inline]
+    fn read(&self, line: &[u8], slots: &mut FieldSlots) -> bool {
+        let mut i = 0;
+        let mut from = 0;
+        for (lit_end, to) in &self.fields {
+            let lit = &self.text[from..*lit_end];
+            from = *lit_end;
+            if !line[i..].starts_with(lit) {
+                return false;
+            }
+            let Some((value, end)) = scalar(line, i + lit.len()) else {
+                return false;
+            };
+            if let Found::Raw(a, b) = value {
+                for &s in &self.slots[to.clone()] {
+                    slots.set_line(s, a, b);
+                }
+            }
+            i = end;
+        }
+        line[i..] == self.text[from..]
+    }
+}
+
+/// The scalar value at `b[i]` as the scanner would find it (a string
+/// without escapes, a number, true, false or null) and where it ends; None
+/// for anything else, invalid or not.
+#[inline(always)]
+fn scalar(b: &[u8], i: usize) -> Option<(Found, usize)> {
+    match b.get(i)? {
+        b'"' => {
+            let q = find_quote_or_backslash(b, i + 1)?;
+            (b[q] == b'"').then_some((Found::Raw(i + 1, q), q + 1))
+        }
+        b'-' | b'0'..=b'9' => {
+            let end = number_end(b, i)?;
+            Some((Found::Raw(i, end), end))
+        }
+        b't' if b[i..].starts_with(b"true") => Some((Found::Raw(i, i + 4), i + 4)),
+        b'f' if b[i..].starts_with(b"false") => Some((Found::Raw(i, i + 5), i + 5)),
+        b'n' if b[i..].starts_with(b"null") => Some((Found::Missing, i + 4)),
+        _ => None,
+    }
+}
+
+/// Where the JSON number at `b[i]` ends, if one is there (the grammar of
+/// `Scanner::number`, which also says what is wrong).
+#[inline(always)]
+fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits_end(b, i + 1),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = digits_end(b, start);
+        if i == start {
+            return None;
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let start = i;
+        i = digits_end(b, start);
+        if i == start {
+            return None;
+        }
+    }
+    Some(i)
 }
 
 impl LineDecoder for JsonDecoder {
     fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError> {
+        if self.has_shape {
+            if self.shape.read(line, slots) {
+                self.shape_misses = 0;
+                return Ok(());
+            }
+            // (slots set by a partial match are all set again below, or
+            // dropped with the line's error)
+            slots.clear();
+        }
+        self.scan(line, slots)?;
+        self.shape_misses += 1;
+        if self.shape_misses <= SHAPE_TRIES || self.shape_misses % SHAPE_RETRY == 0 {
+            self.has_shape = self.shape.take(line, &self.trie);
+        }
+        Ok(())
+    }
+
+    fn fork(&self) -> Box<dyn LineDecoder> {
+        Box::new(JsonDecoder {
+            trie: self.trie.clone(),
+            found: vec![Found::Missing; self.found.len()],
+            key_buf: Vec::new(),
+            shape: Shape::default(),
+            has_shape: false,
+            shape_misses: 0,
+        })
+    }
+}
+
+impl JsonDecoder {
+    /// The validating scanner, for any line.
+    fn scan(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError> {
         self.found.iter_mut().for_each(|f| *f = Found::Missing);
         let mut s = Scanner {
             b: line,
@@ -178,14 +395,6 @@ impl LineDecoder for JsonDecoder {
             }
         }
         Ok(())
-    }
-
-    fn fork(&self) -> Box<dyn LineDecoder> {
-        Box::new(JsonDecoder {
-            trie: self.trie.clone(),
-            found: vec![Found::Missing; self.found.len()],
-            key_buf: Vec::new(),
-        })
     }
 }
 
@@ -1090,5 +1299,108 @@ mod scan_tests {
                 "{buf:?} {start}..{end}"
             );
         }
+    }
+
+    /// Lines that mostly share a shape, with every kind of change: the
+    /// decoder (which reads a line by the last line's shape when it can)
+    /// gives what the scanner alone gives, value for value and error for error.
+    #[test]
+    fn shapes_give_what_the_scanner_gives() {
+        let fields: Vec<String> = ["ts", "host", "value", "a.b", "host", "x.y.z", "absent"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut shaped = JsonDecoder::new(&fields).unwrap();
+        let mut reference = JsonDecoder::new(&fields).unwrap();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let values = [
+            "\"h1\"",
+            "\"\"",
+            "12",
+            "-0.5e3",
+            "1.",
+            "01",
+            "-",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "\"a\\\"b\"",
+            "{\"b\":1}",
+            "[1,2]",
+            "\"x",
+            "1e",
+            "7",
+        ];
+        let keys = [
+            "ts",
+            "host",
+            "value",
+            "a",
+            "a.b",
+            "x.y.z",
+            "other",
+            "ho\\u0073t",
+        ];
+        let (mut read_by_shape, mut lines) = (0, 0);
+        for round in 0..20_000 {
+            // a run of lines of one shape, then a change
+            let n = 1 + next(5) as usize;
+            let mut order: Vec<usize> = (0..n).map(|_| next(keys.len() as u64) as usize).collect();
+            if next(3) > 0 {
+                order = vec![0, 1, 2]; // the common shape
+            }
+            for _ in 0..1 + next(6) {
+                let mut line = String::from("{");
+                for (k, &key) in order.iter().enumerate() {
+                    if k > 0 {
+                        line.push_str(if next(50) == 0 { ", " } else { "," });
+                    }
+                    let v = if next(4) == 0 {
+                        values[next(values.len() as u64) as usize].to_string()
+                    } else {
+                        format!("\"v{}\"", next(1000))
+                    };
+                    line.push_str(&format!("\"{}\":{v}", keys[key]));
+                }
+                line.push('}');
+                if next(40) == 0 {
+                    line.push(' ');
+                }
+                if next(60) == 0 {
+                    line.push('x');
+                }
+                let line = line.as_bytes();
+                let mut got = FieldSlots::new(fields.len());
+                let mut want = FieldSlots::new(fields.len());
+                let had_shape = shaped_has(&shaped, line);
+                let g = shaped.decode(line, &mut got);
+                let w = reference.scan(line, &mut want);
+                let context = format!("round {round}: {}", String::from_utf8_lossy(line));
+                assert_eq!(g, w, "{context}");
+                if g.is_ok() {
+                    for i in 0..fields.len() {
+                        assert_eq!(got.get(line, i), want.get(line, i), "slot {i}, {context}");
+                    }
+                }
+                lines += 1;
+                read_by_shape += had_shape as u32;
+            }
+        }
+        assert!(
+            read_by_shape > lines / 5,
+            "only {read_by_shape} of {lines} lines read by shape"
+        );
+    }
+
+    /// Whether the decoder would read `line` by its shape.
+    fn shaped_has(d: &JsonDecoder, line: &[u8]) -> bool {
+        d.has_shape && d.shape.read(line, &mut FieldSlots::new(d.found.len()))
     }
 }
