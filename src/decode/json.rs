@@ -288,7 +288,7 @@ fn scalar(b: &[u8], i: usize) -> Option<(Found, usize)> {
             (b[q] == b'"').then_some((Found::Raw(i + 1, q), q + 1))
         }
         b'-' | b'0'..=b'9' => {
-            let end = number_end(b, i)?;
+            let end = number_end(b, i).ok()?;
             Some((Found::Raw(i, end), end))
         }
         b't' if b[i..].starts_with(b"true") => Some((Found::Raw(i, i + 4), i + 4)),
@@ -298,23 +298,24 @@ fn scalar(b: &[u8], i: usize) -> Option<(Found, usize)> {
     }
 }
 
-/// Where the JSON number at `b[i]` ends, if one is there (the grammar of
-/// `Scanner::number`, which also says what is wrong).
+/// Where the JSON number at `b[i]` ends,
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`; else where it goes
+/// wrong and what was expected there.
 #[inline(always)]
-fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
+fn number_end(b: &[u8], mut i: usize) -> Result<usize, (usize, &'static str)> {
     if b.get(i) == Some(&b'-') {
         i += 1;
     }
-    match b.get(i)? {
-        b'0' => i += 1,
-        b'1'..=b'9' => i = digits_end(b, i + 1),
-        _ => return None,
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits_end(b, i + 1),
+        _ => return Err((i, "a digit")),
     }
     if b.get(i) == Some(&b'.') {
         let start = i + 1;
         i = digits_end(b, start);
         if i == start {
-            return None;
+            return Err((i, "a digit after '.'"));
         }
     }
     if let Some(b'e' | b'E') = b.get(i) {
@@ -325,10 +326,10 @@ fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
         let start = i;
         i = digits_end(b, start);
         if i == start {
-            return None;
+            return Err((i, "a digit in the exponent"));
         }
     }
-    Some(i)
+    Ok(i)
 }
 
 impl LineDecoder for JsonDecoder {
@@ -620,39 +621,16 @@ impl Scanner<'_> {
         }
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// A number (`number_end`'s grammar) at `self.i`.
     #[inline]
     fn number(&mut self) -> Result<(), DecodeError> {
-        let b = self.b;
-        let mut i = self.i;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        match b.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits_end(b, i + 1),
-            _ => return Err(self.expected_at(i, "a digit")),
-        }
-        if b.get(i) == Some(&b'.') {
-            let start = i + 1;
-            i = digits_end(b, start);
-            if i == start {
-                return Err(self.expected_at(i, "a digit after '.'"));
+        match number_end(self.b, self.i) {
+            Ok(end) => {
+                self.i = end;
+                Ok(())
             }
+            Err((at, what)) => Err(self.expected_at(at, what)),
         }
-        if let Some(b'e' | b'E') = b.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = b.get(i) {
-                i += 1;
-            }
-            let start = i;
-            i = digits_end(b, start);
-            if i == start {
-                return Err(self.expected_at(i, "a digit in the exponent"));
-            }
-        }
-        self.i = i;
-        Ok(())
     }
 
     /// `self.i` at the opening quote. Returns (content start, content end, has escapes)
