@@ -9,13 +9,15 @@
 //! folded record has every window still open when it arrived, so no window
 //! that closes while an exact record is applied can hold it. The per-record
 //! path (count and session windows, `--max-keys` near its limit) parses,
-//! stamps and applies every record in input order. Batch boundaries are
-//! consistent cuts, where checkpoints are taken.
+//! stamps and applies every record in input order (the pieces are stamped
+//! in parallel, each from the clock the pieces before it left: the stamps
+//! of one pass). Batch boundaries are consistent cuts, where checkpoints
+//! are taken.
 //!
 //! A batch runs in three steps. Decoding (`DecodeStep::run`: fold or parse
 //! every piece into a `Decoded`) reads no engine state; `Pipeline::apply`
 //! places, routes and applies it on the shards, which close what the
-//! watermark passed; `Pipeline::drain` sorts and writes what closed. The
+//! watermark passed; `Pipeline::drain` merges and writes what closed. The
 //! file driver decodes batch k+1 while batch k drains: the drain is
 //! sequential, the decode parallel, so together they keep every core busy.
 
