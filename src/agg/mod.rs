@@ -391,6 +391,14 @@ pub enum AggValue {
     Null,
 }
 
+impl AggValue {
+    /// A result beyond f64's range (or NaN), which the report writes as
+    /// undefined and the emit room warns of once per column.
+    pub fn beyond_f64(self) -> bool {
+        matches!(self, AggValue::Float(f) if !f.is_finite())
+    }
+}
+
 /// What one slot's accumulator keeps.
 #[derive(Debug, Clone, Copy, Default)]
 struct Needs {

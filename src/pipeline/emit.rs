@@ -6,7 +6,6 @@
 //! what the shards and the parser left in their buffers; changes no state of
 //! theirs beyond draining those buffers.
 
-use crate::agg::AggValue;
 use crate::alert::notify::Notifier;
 use crate::deliver::{Delivery, DeliveryEvent};
 use crate::error::{Error, Result};
@@ -272,7 +271,7 @@ impl Emitter {
     fn warn_overflow<'r>(&mut self, plan: &RecordPlan, rows: impl Iterator<Item = Row<'r>>) {
         for row in rows {
             for (i, v) in row.values.iter().enumerate() {
-                if !matches!(v, AggValue::Float(f) if !f.is_finite()) {
+                if !v.beyond_f64() {
                     continue;
                 }
                 if self.warned_overflow.len() <= i {

@@ -47,9 +47,10 @@ pub struct RowBuf {
     text: Vec<u8>,
     /// rows were added since the last `sort`
     unsorted: bool,
-    /// the text of the last window's bounds, as (start, end, text): the
-    /// rows of one window close together
-    bounds: Option<(i64, i64, Vec<u8>)>,
+    /// the last window's bounds and their text, kept: the rows of one
+    /// window close together
+    bounds: Option<(i64, i64)>,
+    bounds_text: Vec<u8>,
 }
 
 impl RowBuf {
@@ -70,22 +71,14 @@ impl RowBuf {
         let text_at = self.text.len();
         let keep_values = match text {
             Some(t) => {
-                match &self.bounds {
-                    Some((s, e, text)) if (*s, *e) == (start, end) => {
-                        self.text.extend_from_slice(text)
-                    }
-                    _ => {
-                        let mut text = self.bounds.take().map(|b| b.2).unwrap_or_default();
-                        text.clear();
-                        t.format_bounds(start, end, &mut text);
-                        self.text.extend_from_slice(&text);
-                        self.bounds = Some((start, end, text));
-                    }
+                if self.bounds != Some((start, end)) {
+                    self.bounds = Some((start, end));
+                    self.bounds_text.clear();
+                    t.format_bounds(start, end, &mut self.bounds_text);
                 }
+                self.text.extend_from_slice(&self.bounds_text);
                 t.format_fields(key, values, &mut self.text);
-                values
-                    .iter()
-                    .any(|v| matches!(v, AggValue::Float(f) if !f.is_finite()))
+                values.iter().any(|v| v.beyond_f64())
             }
             None => true,
         };
