@@ -260,7 +260,7 @@ impl Shape {
         for (lit_end, to) in &self.fields {
             let lit = &self.text[from..*lit_end];
             from = *lit_end;
-            if !line[i..].starts_with(lit) {
+            if !starts_with_short(&line[i..], lit) {
                 return false;
             }
             let Some((value, end)) = scalar(line, i + lit.len()) else {
@@ -273,7 +273,30 @@ impl Shape {
             }
             i = end;
         }
-        line[i..] == self.text[from..]
+        let rest = &line[i..];
+        let last = &self.text[from..];
+        rest.len() == last.len() && starts_with_short(rest, last)
+    }
+}
+
+/// `hay.starts_with(lit)` for the short literals between a line's values
+/// (`","host":"` and the like), without a call to `memcmp`: a literal of at
+/// most 16 bytes is compared as two overlapping words. A profile of the
+/// JSON-lines benchmark had 6.6% of its time in `memcmp` on these.
+#[inline(always)]
+fn starts_with_short(hay: &[u8], lit: &[u8]) -> bool {
+    let n = lit.len();
+    if hay.len() < n {
+        return false;
+    }
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let half = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..=3 => lit.iter().zip(hay).all(|(a, b)| a == b),
+        4..=7 => half(hay, 0) == half(lit, 0) && half(hay, n - 4) == half(lit, n - 4),
+        8..=16 => word(hay, 0) == word(lit, 0) && word(hay, n - 8) == word(lit, n - 8),
+        _ => &hay[..n] == lit,
     }
 }
 
@@ -871,6 +894,32 @@ fn unescape(s: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn starts_with_short_matches_starts_with() {
+        // every literal length, every haystack length around it, and a
+        // one-byte difference at every position of either
+        for n in 0..=24usize {
+            let lit: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
+            for extra in 0..=3usize {
+                let mut hay = lit.clone();
+                hay.extend(std::iter::repeat_n(b'z', extra));
+                for cut in 0..=hay.len() {
+                    let h = &hay[..cut];
+                    assert_eq!(starts_with_short(h, &lit), h.starts_with(&lit), "{n} {cut}");
+                }
+                for pos in 0..hay.len() {
+                    let mut h = hay.clone();
+                    h[pos] ^= 0x20;
+                    assert_eq!(
+                        starts_with_short(&h, &lit),
+                        h.starts_with(&lit),
+                        "{n} {pos}"
+                    );
+                }
+            }
+        }
+    }
 
     fn dec(fields: &[&str], line: &[u8]) -> Result<Vec<Option<Vec<u8>>>, DecodeError> {
         let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
