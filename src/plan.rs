@@ -83,26 +83,11 @@ pub fn push_key_field(key: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
-/// Key bytes equal. Keys are short (a length-prefixed field or two), where
-/// a call to libc's memcmp costs more than the compare: up to 32 bytes are
-/// compared as (overlapping) 64-bit words, inline.
+/// Key bytes equal. Keys are short (a length-prefixed field or two), so
+/// they are compared inline (`decode::short_eq`), not by a call to memcmp.
 #[inline(always)]
 pub fn same_key(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        17..=32 => {
-            word(a, 0) == word(b, 0)
-                && word(a, 8) == word(b, 8)
-                && word(a, n - 16) == word(b, n - 16)
-                && word(a, n - 8) == word(b, n - 8)
-        }
-        _ => a == b,
-    }
+    crate::decode::short_eq(a, b)
 }
 
 /// Where an expression reference or aggregate input takes its value.

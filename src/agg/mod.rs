@@ -946,7 +946,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_below_2_52_is_round_up_to_the_sign_of_zero() {
+    fn round_below_2_52_equals_round_but_for_the_sign_of_zero() {
         let check = |x: f64| {
             let (a, b) = (round_below_2_52(x), x.round());
             assert!(a == b, "{x:?}: {a:?} vs {b:?}");

@@ -156,3 +156,30 @@ pub trait LineDecoder: Send + Sync {
     /// An independent copy, for decoding another chunk of the same stream in parallel.
     fn fork(&self) -> Box<dyn LineDecoder>;
 }
+
+/// Byte strings equal, for the short ones the engine compares per record
+/// (keys of a field or two, the literals between a JSON line's values):
+/// there a call to libc's memcmp costs more than the compare, so up to 32
+/// bytes are compared inline, as (overlapping) words.
+#[inline(always)]
+pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=32 => {
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, n - 16) == word(b, n - 16)
+                && word(a, n - 8) == word(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
