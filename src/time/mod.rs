@@ -20,7 +20,7 @@ pub use format::format_rfc3339_ms;
 pub use parse::parse_rfc3339;
 pub use strftime::StrftimePattern;
 
-use parse::{parse_epoch_auto, parse_epoch_scaled, trim};
+use parse::{parse_epoch_auto, parse_epoch_scaled, parse_rfc3339_ms, trim};
 
 /// How an event-time field is read (`--time-format`).
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +85,13 @@ impl TimeFormat {
 
     /// Any time the format can express (epoch numbers saturate at the ends of i64).
     fn parse_any(&self, field: &[u8]) -> Option<i64> {
+        if matches!(self, TimeFormat::Auto | TimeFormat::Rfc3339) {
+            // the common layout first: a field it reads has no spaces or
+            // quotes to trim, so the time is the one read after trimming
+            if let Some(t) = parse_rfc3339_ms(field) {
+                return Some(t);
+            }
+        }
         let f = trim(field);
         match self {
             TimeFormat::Auto => {

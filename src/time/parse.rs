@@ -121,17 +121,13 @@ fn all_digits(v: u64, mask: u64) -> bool {
 
 /// The one layout nearly every machine writes, `YYYY-MM-DDThh:mm:ss.fffZ`
 /// (24 bytes), read as three 8-byte words: the separators and the digits
-/// are checked a word at a time, and the date (the first ten bytes) is
-/// looked up by its bytes in the last date this thread read, so only the
-/// time of day is converted. None for anything else (`parse_rfc3339_fixed`
+/// are checked a word at a time, and the minute (the first sixteen bytes)
+/// and the date (the first ten) are looked up by their bytes in the last
+/// time this thread read, so mostly only the seconds are converted. None for anything else (`parse_rfc3339_fixed`
 /// and the general reader decide those); where this gives a time, it is the
 /// general reader's time (tested).
 #[inline]
-fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
-    // (date word, its last two bytes): the bytes of the last valid date read
-    thread_local! {
-        static LAST_DATE: std::cell::Cell<(u64, u64, i64)> = const { std::cell::Cell::new((0, 0, 0)) };
-    }
+pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     const SEP_B: (u64, u64) = (
         byte_mask(&[2, 5]),
         u64::from_le_bytes([0, 0, b'T', 0, 0, b':', 0, 0]),
@@ -145,40 +141,79 @@ fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     let s: &[u8; 24] = s.try_into().ok()?;
     // "YYYY-MM-", "DDThh:mm", ":ss.fffZ"
     let (a, b, c) = (word(s, 0), word(s, 8), word(s, 16));
-    if b & SEP_B.0 != SEP_B.1 || c & SEP_C.0 != SEP_C.1 {
+    if c & SEP_C.0 != SEP_C.1 || !all_digits(c, DIGITS_C) {
         return None;
     }
-    if !all_digits(b, DIGITS_B) || !all_digits(c, DIGITS_C) {
-        return None;
-    }
-    let dd = b & 0xffff;
-    let (last_a, last_dd, last_days) = LAST_DATE.with(|l| l.get());
-    let days = if (a, dd) == (last_a, last_dd) && a != 0 {
-        last_days
+    let last = LAST_READ.with(|l| l.get());
+    // The minute is the last one read (nearly every record of a log): only
+    // the seconds are new. `a` is never 0 in a valid time, so the empty
+    // cache cannot match.
+    let minute_ms = if (a, b) == (last.date, last.minute) {
+        last.minute_ms
     } else {
-        const DASHES: (u64, u64) = (
-            byte_mask(&[4, 7]),
-            u64::from_le_bytes([0, 0, 0, 0, b'-', 0, 0, b'-']),
-        );
-        if a & DASHES.0 != DASHES.1 || !all_digits(a, byte_mask(&[0, 1, 2, 3, 5, 6])) {
+        if b & SEP_B.0 != SEP_B.1 || !all_digits(b, DIGITS_B) {
             return None;
         }
-        let d = |i: usize| (s[i] - b'0') as i64;
-        let year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
-        let days = cached_days(year, d(5) * 10 + d(6), d(8) * 10 + d(9))?;
-        LAST_DATE.with(|l| l.set((a, dd, days)));
-        days
+        let dd = b & 0xffff;
+        let days = if (a, dd) == (last.date, last.minute & 0xffff) {
+            last.days
+        } else {
+            const DASHES: (u64, u64) = (
+                byte_mask(&[4, 7]),
+                u64::from_le_bytes([0, 0, 0, 0, b'-', 0, 0, b'-']),
+            );
+            if a & DASHES.0 != DASHES.1 || !all_digits(a, byte_mask(&[0, 1, 2, 3, 5, 6])) {
+                return None;
+            }
+            let d = |i: usize| (s[i] - b'0') as i64;
+            let year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+            cached_days(year, d(5) * 10 + d(6), d(8) * 10 + d(9))?
+        };
+        let xb = b - (bytes(b'0') & DIGITS_B);
+        let at = |i: usize| ((xb >> (8 * i)) & 0xff) as i64;
+        let (hour, minute) = (at(3) * 10 + at(4), at(6) * 10 + at(7));
+        if hour > 23 || minute > 59 {
+            return None;
+        }
+        let minute_ms = days * 86_400_000 + hour * 3_600_000 + minute * 60_000;
+        LAST_READ.with(|l| {
+            l.set(LastRead {
+                date: a,
+                minute: b,
+                days,
+                minute_ms,
+            })
+        });
+        minute_ms
     };
-    let (xb, xc) = (b - (bytes(b'0') & DIGITS_B), c - (bytes(b'0') & DIGITS_C));
-    let at = |x: u64, i: usize| ((x >> (8 * i)) & 0xff) as i64;
-    let hour = at(xb, 3) * 10 + at(xb, 4);
-    let minute = at(xb, 6) * 10 + at(xb, 7);
-    let second = at(xc, 1) * 10 + at(xc, 2);
-    let milli = at(xc, 4) * 100 + at(xc, 5) * 10 + at(xc, 6);
-    if hour > 23 || minute > 59 || second > 60 {
+    let xc = c - (bytes(b'0') & DIGITS_C);
+    let at = |i: usize| ((xc >> (8 * i)) & 0xff) as i64;
+    let second = at(1) * 10 + at(2);
+    let milli = at(4) * 100 + at(5) * 10 + at(6);
+    if second > 60 {
         return None;
     }
-    Some(days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli)
+    Some(minute_ms + second * 1000 + milli)
+}
+
+/// The date and minute words of the last valid time `parse_rfc3339_ms`
+/// read on this thread, with their values.
+#[derive(Clone, Copy)]
+struct LastRead {
+    /// "YYYY-MM-"
+    date: u64,
+    /// "DDThh:mm"
+    minute: u64,
+    /// days since the epoch of the date
+    days: i64,
+    /// ms since the epoch of the minute
+    minute_ms: i64,
+}
+
+thread_local! {
+    static LAST_READ: std::cell::Cell<LastRead> = const {
+        std::cell::Cell::new(LastRead { date: 0, minute: 0, days: 0, minute_ms: 0 })
+    };
 }
 
 fn parse_rfc3339_general(s: &[u8]) -> Option<i64> {
@@ -453,6 +488,30 @@ mod tests {
                     "{}",
                     String::from_utf8_lossy(&c)
                 );
+                // the format reads the 24-byte layout before trimming: the
+                // same time as trimming first, with spaces or quotes around
+                for field in [
+                    c.clone(),
+                    [b" ", &c[..], b" "].concat(),
+                    [b"\"", &c[..], b"\""].concat(),
+                ] {
+                    for f in [TimeFormat::Auto, TimeFormat::Rfc3339] {
+                        let trimmed = super::trim(&field);
+                        let want = if f == TimeFormat::Auto
+                            && !(trimmed.len() >= 10 && trimmed[4] == b'-')
+                        {
+                            super::parse_epoch_auto(trimmed)
+                        } else {
+                            parse_rfc3339(trimmed)
+                        };
+                        assert_eq!(
+                            f.parse_any(&field),
+                            want,
+                            "{}",
+                            String::from_utf8_lossy(&field)
+                        );
+                    }
+                }
             }
         }
         assert!(
