@@ -80,6 +80,10 @@ pub struct KeyEntry {
     pub history: KeyHistory,
     #[serde(skip)]
     next_due: i64,
+    /// the time of this key's live timer in the shard's heap (`i64::MAX`: none);
+    /// never later than `next_due` (see `arm`)
+    #[serde(skip)]
+    timer_due: i64,
     #[serde(skip)]
     absent_due: i64,
     /// the key's rows in the `--lookup` tables, joined at its first window
@@ -249,11 +253,8 @@ impl Shard {
             );
         }
         if added == Added::Opened {
-            let due = entry.windows.next_due(&engine.layout);
-            if due != entry.next_due && due != i64::MAX {
-                timers.push(Reverse((due, id)));
-            }
-            entry.next_due = due;
+            entry.next_due = entry.windows.next_due(&engine.layout);
+            arm(timers, entry, id);
         }
         if engine.keep_keys {
             schedule_absent(engine, entry, id, self.absent_done, absent_timers);
@@ -283,11 +284,8 @@ impl Shard {
             .windows
             .merge_pane(&engine.plan.agg, pane, state, min_t, max_t);
         if added == Added::Opened {
-            let due = entry.windows.next_due(&engine.layout);
-            if due != entry.next_due && due != i64::MAX {
-                self.timers.push(Reverse((due, id)));
-            }
-            entry.next_due = due;
+            entry.next_due = entry.windows.next_due(&engine.layout);
+            arm(&mut self.timers, entry, id);
         }
         if engine.keep_keys {
             schedule_absent(engine, entry, id, self.absent_done, &mut self.absent_timers);
@@ -306,11 +304,18 @@ impl Shard {
                 break;
             }
             self.timers.pop();
-            let valid = self.keys[id as usize]
-                .as_ref()
-                .is_some_and(|e| e.next_due == due);
-            if valid {
+            let Some(entry) = self.keys[id as usize].as_mut() else {
+                continue;
+            };
+            if entry.timer_due != due {
+                continue; // superseded by an earlier timer
+            }
+            entry.timer_due = i64::MAX;
+            if entry.next_due <= wm {
                 self.close_key(engine, id, wm);
+            } else {
+                // set early, before the key's windows moved on: set it again
+                arm(&mut self.timers, entry, id);
             }
         }
     }
@@ -433,9 +438,8 @@ impl Shard {
         closing_values.clear();
         let (due, history_idle) = next_due_with_history(engine, entry, wm);
         entry.next_due = due;
-        if due != i64::MAX {
-            timers.push(Reverse((due, id)));
-        }
+        entry.timer_due = i64::MAX;
+        arm(timers, entry, id);
         let idle = entry.windows.is_empty()
             && !engine.keep_keys
             && history_idle
@@ -544,13 +548,11 @@ impl Shard {
     pub fn restore(&mut self, engine: &Engine<'_>, mut entry: KeyEntry) {
         entry.next_due = next_due_with_history(engine, &mut entry, i64::MIN).0;
         entry.absent_due = i64::MAX;
-        let due = entry.next_due;
+        entry.timer_due = i64::MAX;
         let id = self.insert_entry(entry);
-        if due != i64::MAX {
-            self.timers.push(Reverse((due, id)));
-        }
+        let entry = self.keys[id as usize].as_mut().expect("just inserted");
+        arm(&mut self.timers, entry, id);
         if engine.keep_keys {
-            let entry = self.keys[id as usize].as_mut().expect("just inserted");
             schedule_absent(engine, entry, id, self.absent_done, &mut self.absent_timers);
         }
     }
@@ -566,8 +568,21 @@ fn new_entry(engine: &Engine<'_>, key: EntryKey, hash: u64) -> KeyEntry {
         emitted: 0,
         history: KeyHistory::default(),
         next_due: i64::MAX,
+        timer_due: i64::MAX,
         absent_due: i64::MAX,
         lookup_rows: None,
+    }
+}
+
+/// Makes sure a timer fires at or before the key's `next_due`. A timer is
+/// pushed only when that time moved earlier than the live one; one that
+/// fires before `next_due` is set again by `advance`. A session that every
+/// record extends therefore costs a heap push per gap, not per record, and
+/// the key still closes in the same `advance` as with one exact timer.
+fn arm(timers: &mut BinaryHeap<Reverse<(i64, u32)>>, entry: &mut KeyEntry, id: u32) {
+    if entry.next_due < entry.timer_due {
+        timers.push(Reverse((entry.next_due, id)));
+        entry.timer_due = entry.next_due;
     }
 }
 

@@ -383,6 +383,66 @@ fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
     child.wait().unwrap();
 }
 
+/// A session that every record extends keeps one early timer, set again when
+/// it fires before the session's end: the session must still close at the
+/// first record past its end, not at the end of input. Here a's first
+/// timer (1.0 s) fires at the watermark of 1.3 s, when its session already
+/// ends at 2.2 s; had the timer not been set again, a's row would come out
+/// with the flush, after rows that end later.
+#[test]
+fn a_session_extended_past_its_first_timer_still_closes_on_time() {
+    let dir = tempdir();
+    let times = [
+        ("00.000", "a"),
+        ("00.600", "a"),
+        ("01.200", "a"),
+        ("01.300", "b"),
+        ("01.500", "c"),
+        ("02.250", "c"),
+        ("02.400", "c"),
+        ("10.000", "c"),
+    ];
+    let mut csv = String::from("ts,host\n");
+    for (t, k) in times {
+        csv.push_str(&format!("2026-01-01T00:00:{t}Z,{k}\n"));
+    }
+    write(dir.path(), "s.csv", &csv);
+    for threads in ["1", "3"] {
+        let out = run_in(
+            dir.path(),
+            &[
+                "run",
+                "s.csv",
+                "--time",
+                "ts",
+                "--key",
+                "host",
+                "--session",
+                "1s",
+                "--threads",
+                threads,
+                "-q",
+            ],
+            None,
+        );
+        let rows: Vec<String> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{} {} {}", &f[1][17..], f[2], f[3])
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec!["02.200Z a 3", "02.300Z b 1", "03.400Z c 3", "11.000Z c 1"],
+            "{}",
+            out.stdout
+        );
+    }
+}
+
 /// Regression: a key's first session got no closing timer, so it was only
 /// emitted at the end of input, after sessions that ended later.
 #[test]
