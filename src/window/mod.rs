@@ -284,14 +284,18 @@ impl KeyWindows {
                     );
                     return Added::Opened;
                 }
-                // Merge sessions lo..hi into lo.
-                let mut merged: Vec<Session> = sessions.drain(lo + 1..hi).collect();
-                let first = &mut sessions[lo];
-                for other in merged.drain(..) {
-                    first.start = first.start.min(other.start);
-                    first.last = first.last.max(other.last);
-                    plan.merge(&mut first.state, &other.state);
+                // Merge sessions lo..hi into lo (most records join just one:
+                // no drain for them).
+                if hi > lo + 1 {
+                    let merged: Vec<Session> = sessions.drain(lo + 1..hi).collect();
+                    let first = &mut sessions[lo];
+                    for other in merged {
+                        first.start = first.start.min(other.start);
+                        first.last = first.last.max(other.last);
+                        plan.merge(&mut first.state, &other.state);
+                    }
                 }
+                let first = &mut sessions[lo];
                 first.start = first.start.min(t);
                 first.last = first.last.max(t);
                 plan.update(&mut first.state, t, seq, values);

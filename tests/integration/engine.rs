@@ -383,6 +383,45 @@ fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
     child.wait().unwrap();
 }
 
+/// A record that falls within the gap of two open sessions of its key joins
+/// them into one session holding all three records (SPEC: sessions merge).
+#[test]
+fn a_record_between_two_sessions_merges_them() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "s.csv",
+        "ts,host,v\n2026-01-01T00:00:00.000Z,a,1\n2026-01-01T00:00:01.600Z,a,2\n2026-01-01T00:00:00.800Z,a,4\n2026-01-01T00:00:00.100Z,b,8\n",
+    );
+    let out = run_in(
+        dir.path(),
+        &[
+            "run",
+            "s.csv",
+            "--time",
+            "ts",
+            "--key",
+            "host",
+            "--session",
+            "1s",
+            "--max-delay",
+            "5s",
+            "--agg",
+            "count(), sum(v)",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.stdout,
+        "window_start,window_end,host,count,sum_v\n\
+         2026-01-01T00:00:00.100Z,2026-01-01T00:00:01.100Z,b,1,8\n\
+         2026-01-01T00:00:00.000Z,2026-01-01T00:00:02.600Z,a,3,7\n",
+        "{}",
+        out.stderr
+    );
+}
+
 /// A session that every record extends keeps one early timer, set again when
 /// it fires before the session's end: the session must still close at the
 /// first record past its end, not at the end of input. Here a's first
