@@ -383,6 +383,23 @@ fn idle_timeout_closes_event_time_windows_of_a_quiet_stream() {
     child.wait().unwrap();
 }
 
+/// `vigil run s.csv --time ts --key host --session 1s EXTRA... -q` in `dir`.
+fn run_sessions(dir: &std::path::Path, extra: &[&str]) -> crate::common::Output {
+    let mut args = vec![
+        "run",
+        "s.csv",
+        "--time",
+        "ts",
+        "--key",
+        "host",
+        "--session",
+        "1s",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    run_in(dir, &args, None)
+}
+
 /// A record that falls within the gap of two open sessions of its key joins
 /// them into one session holding all three records (SPEC: sessions merge).
 #[test]
@@ -393,24 +410,9 @@ fn a_record_between_two_sessions_merges_them() {
         "s.csv",
         "ts,host,v\n2026-01-01T00:00:00.000Z,a,1\n2026-01-01T00:00:01.600Z,a,2\n2026-01-01T00:00:00.800Z,a,4\n2026-01-01T00:00:00.100Z,b,8\n",
     );
-    let out = run_in(
+    let out = run_sessions(
         dir.path(),
-        &[
-            "run",
-            "s.csv",
-            "--time",
-            "ts",
-            "--key",
-            "host",
-            "--session",
-            "1s",
-            "--max-delay",
-            "5s",
-            "--agg",
-            "count(), sum(v)",
-            "-q",
-        ],
-        None,
+        &["--max-delay", "5s", "--agg", "count(), sum(v)"],
     );
     assert_eq!(
         out.stdout,
@@ -447,23 +449,7 @@ fn a_session_extended_past_its_first_timer_still_closes_on_time() {
     }
     write(dir.path(), "s.csv", &csv);
     for threads in ["1", "3"] {
-        let out = run_in(
-            dir.path(),
-            &[
-                "run",
-                "s.csv",
-                "--time",
-                "ts",
-                "--key",
-                "host",
-                "--session",
-                "1s",
-                "--threads",
-                threads,
-                "-q",
-            ],
-            None,
-        );
+        let out = run_sessions(dir.path(), &["--threads", threads]);
         let rows: Vec<String> = out
             .stdout
             .lines()
@@ -492,21 +478,7 @@ fn regression_a_new_session_closes_when_the_watermark_passes_it() {
         "s.csv",
         "ts,host\n2026-01-01T00:00:00.500Z,b\n2026-01-01T00:00:00.000Z,c\n2026-01-01T00:00:00.000Z,b\n2026-01-01T00:00:02.500Z,c\n",
     );
-    let out = run_in(
-        dir.path(),
-        &[
-            "run",
-            "s.csv",
-            "--time",
-            "ts",
-            "--key",
-            "host",
-            "--session",
-            "1s",
-            "-q",
-        ],
-        None,
-    );
+    let out = run_sessions(dir.path(), &[]);
     let ends: Vec<String> = out
         .stdout
         .lines()
