@@ -1020,7 +1020,7 @@ const POW10: [f64; 20] = [
 /// correctly rounded, gives the double nearest the decimal, which is what
 /// the full parser gives too (tested on random decimals). None for anything
 /// else (exponents, signs other than '-', long or huge numbers), which
-/// `fast_float2` reads. A quarter of its instructions on such numbers.
+/// `fast_float2` reads.
 #[inline]
 fn parse_short_decimal(t: &[u8]) -> Option<f64> {
     let (neg, d) = match t.split_first()? {
@@ -1083,6 +1083,7 @@ pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 #[cfg(test)]
 mod tests {
+    use super::{parse_number, parse_short_decimal, push_key_field, same_key};
 
     #[test]
     fn short_decimals_read_as_the_full_parser_reads_them() {
@@ -1146,7 +1147,6 @@ mod tests {
             }
         }
     }
-    use super::{parse_number, parse_short_decimal, push_key_field, same_key};
 
     #[test]
     fn same_key_agrees_with_slice_equality_for_a_difference_at_any_byte() {

@@ -146,9 +146,9 @@ pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     }
     let last = LAST_READ.with(|l| l.get());
     // The minute is the last one read (nearly every record of a log): only
-    // the seconds are new. `a` is never 0 in a valid time, so the empty
-    // cache cannot match.
-    let minute_ms = if (a, b) == (last.date, last.minute) {
+    // the seconds are new. The empty cache holds zeros, which a valid date
+    // word never is: a field of NUL bytes must not match it.
+    let minute_ms = if (a, b) == (last.date, last.minute) && a != 0 {
         last.minute_ms
     } else {
         if b & SEP_B.0 != SEP_B.1 || !all_digits(b, DIGITS_B) {
@@ -427,6 +427,19 @@ mod tests {
         assert_eq!(TimeFormat::UnixUs.parse(b"1500"), Some(1));
         assert_eq!(TimeFormat::UnixNs.parse(b"-1"), Some(-1));
         assert_eq!(a.parse(b"1e9"), None);
+    }
+
+    #[test]
+    fn a_field_of_nul_bytes_does_not_match_the_empty_minute_cache() {
+        // a new thread: its cache of the last minute read is still empty
+        std::thread::spawn(|| {
+            let mut field = [0u8; 24];
+            field[16..].copy_from_slice(b":00.000Z");
+            assert_eq!(super::parse_rfc3339_ms(&field), None);
+            assert_eq!(TimeFormat::Rfc3339.parse_any(&field), None);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
