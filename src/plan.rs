@@ -1049,8 +1049,9 @@ fn parse_short_decimal(t: &[u8]) -> Option<f64> {
     } else {
         d.len() - point - 1
     };
-    // at most 20 bytes with a point, or 19 digits: m < 10^19 did not overflow
-    if (point == usize::MAX && d.len() > 19) || m > 1 << 53 {
+    // at most 19 digits: m < 10^19 did not wrap
+    let digits = d.len() - (point != usize::MAX) as usize;
+    if digits > 19 || m > 1 << 53 {
         return None;
     }
     let v = m as f64 / POW10[frac];

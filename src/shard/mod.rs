@@ -310,11 +310,11 @@ impl Shard {
             if entry.timer_due != due {
                 continue; // superseded by an earlier timer
             }
-            entry.timer_due = i64::MAX;
             if entry.next_due <= wm {
                 self.close_key(engine, id, wm);
             } else {
                 // set early, before the key's windows moved on: set it again
+                entry.timer_due = i64::MAX;
                 arm(&mut self.timers, entry, id);
             }
         }

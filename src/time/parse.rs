@@ -123,9 +123,10 @@ fn all_digits(v: u64, mask: u64) -> bool {
 /// (24 bytes), read as three 8-byte words: the separators and the digits
 /// are checked a word at a time, and the minute (the first sixteen bytes)
 /// and the date (the first ten) are looked up by their bytes in the last
-/// time this thread read, so mostly only the seconds are converted. None for anything else (`parse_rfc3339_fixed`
-/// and the general reader decide those); where this gives a time, it is the
-/// general reader's time (tested).
+/// time this thread read, so mostly only the seconds are converted. None
+/// for anything else (`parse_rfc3339_fixed` and the general reader decide
+/// those); where this gives a time, it is the general reader's time
+/// (tested).
 #[inline]
 pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     const SEP_B: (u64, u64) = (
@@ -146,9 +147,9 @@ pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     }
     let last = LAST_READ.with(|l| l.get());
     // The minute is the last one read (nearly every record of a log): only
-    // the seconds are new. The empty cache holds zeros, which a valid date
-    // word never is: a field of NUL bytes must not match it.
-    let minute_ms = if (a, b) == (last.date, last.minute) && a != 0 {
+    // the seconds are new. The cache only ever holds words that were checked
+    // (it starts at the epoch's), so a match needs no check of its own.
+    let minute_ms = if (a, b) == (last.date, last.minute) {
         last.minute_ms
     } else {
         if b & SEP_B.0 != SEP_B.1 || !all_digits(b, DIGITS_B) {
@@ -197,7 +198,8 @@ pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
 }
 
 /// The date and minute words of the last valid time `parse_rfc3339_ms`
-/// read on this thread, with their values.
+/// read on this thread, with their values; before the first, those of
+/// 1970-01-01T00:00.
 #[derive(Clone, Copy)]
 struct LastRead {
     /// "YYYY-MM-"
@@ -212,7 +214,12 @@ struct LastRead {
 
 thread_local! {
     static LAST_READ: std::cell::Cell<LastRead> = const {
-        std::cell::Cell::new(LastRead { date: 0, minute: 0, days: 0, minute_ms: 0 })
+        std::cell::Cell::new(LastRead {
+            date: u64::from_le_bytes(*b"1970-01-"),
+            minute: u64::from_le_bytes(*b"01T00:00"),
+            days: 0,
+            minute_ms: 0,
+        })
     };
 }
 
@@ -430,13 +437,22 @@ mod tests {
     }
 
     #[test]
-    fn a_field_of_nul_bytes_does_not_match_the_empty_minute_cache() {
+    fn the_minute_cache_before_any_read_matches_only_its_own_minute() {
         // a new thread: its cache of the last minute read is still empty
         std::thread::spawn(|| {
             let mut field = [0u8; 24];
             field[16..].copy_from_slice(b":00.000Z");
             assert_eq!(super::parse_rfc3339_ms(&field), None);
             assert_eq!(TimeFormat::Rfc3339.parse_any(&field), None);
+            // the minute the empty cache starts with reads as itself
+            assert_eq!(
+                super::parse_rfc3339_ms(b"1970-01-01T00:00:05.007Z"),
+                Some(5007)
+            );
+            assert_eq!(
+                super::parse_rfc3339_ms(b"1970-01-01T00:01:00.000Z"),
+                Some(60_000)
+            );
         })
         .join()
         .unwrap();
