@@ -775,39 +775,54 @@ const FEW_DECIMALS: i32 = 4;
 /// decimals are more than an ulp of f apart, so at most one of them reads
 /// back as f, and f * 10^k is computed within 0.5 of its exact value, so the
 /// rounded product is that one; `r / 10^k == f` is its read-back (both
-/// operands exact, one correctly rounded division). Places are tried from
-/// 1 up, so the first fit is the shortest. False: not written.
+/// operands exact, one correctly rounded division). One test, at the most
+/// places k that the bound allows, stands for every fewer: a decimal with
+/// fewer places is one with k places too, so it can only be the one found,
+/// and its trailing zeros are the places it does not need. False: not
+/// written.
 fn write_few_decimals(f: f64, out: &mut Vec<u8>) -> bool {
     const LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
-    let mut scale = 1.0;
-    for k in 1..=FEW_DECIMALS {
-        scale *= 10.0;
-        if f.abs() * scale >= LIMIT {
+    const POW10: [f64; FEW_DECIMALS as usize + 1] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+    let mut k = FEW_DECIMALS as usize;
+    while f.abs() * POW10[k] >= LIMIT {
+        k -= 1;
+        if k == 0 {
             return false;
         }
-        let r = round_below_2_52(f * scale);
-        if r / scale == f {
-            let n = r.abs() as u64;
-            if f < 0.0 {
-                out.push(b'-');
-            }
-            let mut buf = itoa::Buffer::new();
-            let digits = buf.format(n).as_bytes();
-            let k = k as usize;
-            if digits.len() > k {
-                let (int, frac) = digits.split_at(digits.len() - k);
-                out.extend_from_slice(int);
-                out.push(b'.');
-                out.extend_from_slice(frac);
-            } else {
-                out.extend_from_slice(b"0.");
-                out.extend(std::iter::repeat_n(b'0', k - digits.len()));
-                out.extend_from_slice(digits);
-            }
-            return true;
-        }
     }
-    false
+    let scale = POW10[k];
+    let p = f * scale;
+    let r = round_below_2_52(p);
+    // A read-back puts p within |p| * 2^-52 of r (half an ulp of f, scaled,
+    // and the product's rounding): anything farther fails without the
+    // division. 2^-51 leaves a factor of two.
+    if (p - r).abs() > p.abs() * (1.0 / 2_251_799_813_685_248.0) || r / scale != f {
+        return false;
+    }
+    let mut n = r.abs() as u64;
+    while k > 0 && n % 10 == 0 {
+        n /= 10;
+        k -= 1;
+    }
+    if k == 0 {
+        return false; // a whole number: not this path's (the caller's first)
+    }
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n).as_bytes();
+    if digits.len() > k {
+        let (int, frac) = digits.split_at(digits.len() - k);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', k - digits.len()));
+        out.extend_from_slice(digits);
+    }
+    true
 }
 
 /// `x.round()` (half away from zero) for |x| < 2^52, inlined: x86_64's
@@ -875,7 +890,8 @@ fn has_short_expansion(f: f64) -> bool {
 /// Tests compare with `{}` on millions of values, ties included.
 pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
     const TWO53: f64 = 9_007_199_254_740_992.0;
-    if f.fract() == 0.0 && f.abs() < TWO53 {
+    // (whole: `fract` is a libm call on x86_64's baseline, the casts are not)
+    if f.abs() < TWO53 && (f as i64) as f64 == f {
         if f == 0.0 && f.is_sign_negative() {
             out.push(b'-'); // `{}` writes -0.0 as "-0"
         }
@@ -892,6 +908,12 @@ pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
     }
     let mut buf = ryu::Buffer::new();
     let text = buf.format_finite(f).as_bytes();
+    // ryu writes plain decimals from 1e-5 to 1e16, the same digits as `{}`
+    // but for a whole number's ".0"
+    if !text.contains(&b'e') && !text.ends_with(b".0") {
+        out.extend_from_slice(text);
+        return;
+    }
     let (neg, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),

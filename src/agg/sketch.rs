@@ -130,24 +130,99 @@ impl Quantiles {
                 if values.is_empty() {
                     return None;
                 }
-                // The two closest ranks by selection, not a full sort: the
-                // lo-th smallest, then the smallest of what lies above it.
-                scratch.clear();
-                scratch.extend_from_slice(values);
-                let v = scratch;
-                let h = (v.len() - 1) as f64 * q;
+                let h = (values.len() - 1) as f64 * q;
                 let lo = h.floor() as usize;
-                let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
-                let at_hi = above
-                    .iter()
-                    .copied()
-                    .min_by(f64::total_cmp)
-                    .unwrap_or(at_lo);
+                let (at_lo, at_hi) = closest_ranks(values, lo, scratch);
                 Some(at_lo + (h - lo as f64) * (at_hi - at_lo))
             }
             Quantiles::Sketch(s) => s.quantile(q).ok().flatten(),
         }
     }
+}
+
+/// Ranks this near either end are found in one pass over the values,
+/// keeping the few largest (or smallest) in order, without a copy.
+const TAIL_RANKS: usize = 8;
+
+/// The `lo`-th smallest of `values` (from 0, in `f64::total_cmp` order)
+/// and the next one above it (itself when it is the largest): the two
+/// closest ranks of a quantile. Near either end (p95 of a few dozen values,
+/// the usual case) one pass keeps the few values beyond the rank; else a
+/// selection on a copy in `scratch`. Values equal in that order are the
+/// same bits, so every way gives the same pair.
+fn closest_ranks(values: &[f64], lo: usize, scratch: &mut Vec<f64>) -> (f64, f64) {
+    let n = values.len();
+    let above = n - lo; // values at rank lo or higher
+    if above <= TAIL_RANKS {
+        let top = extreme_keys(values, above, order_key);
+        let at_lo = from_order_key(top[0]);
+        return (
+            at_lo,
+            if above > 1 {
+                from_order_key(top[1])
+            } else {
+                at_lo
+            },
+        );
+    }
+    if lo + 2 <= TAIL_RANKS {
+        // the lo + 2 smallest (or all), largest first, by the reversed key
+        let kept = (lo + 2).min(n);
+        let low = extreme_keys(values, kept, |v| !order_key(v));
+        return if kept > lo + 1 {
+            (from_order_key(!low[1]), from_order_key(!low[0]))
+        } else {
+            let at_lo = from_order_key(!low[0]);
+            (at_lo, at_lo)
+        };
+    }
+    scratch.clear();
+    scratch.extend_from_slice(values);
+    let (_, &mut at_lo, rest) = scratch.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(at_lo);
+    (at_lo, at_hi)
+}
+
+/// `f64::total_cmp`'s order as an integer order.
+#[inline]
+fn order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+#[inline]
+fn from_order_key(k: i64) -> f64 {
+    f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// The `m` largest keys of `values` (1 <= m <= TAIL_RANKS, m <= its
+/// length), ascending in `kept[..m]`.
+#[inline]
+fn extreme_keys(values: &[f64], m: usize, key: impl Fn(f64) -> i64) -> [i64; TAIL_RANKS] {
+    let mut kept = [0i64; TAIL_RANKS];
+    for (i, &v) in values.iter().enumerate() {
+        let k = key(v);
+        let mut j = if i < m {
+            i
+        } else if k > kept[0] {
+            // drop the smallest kept: k moves down to its place
+            let mut j = 0;
+            while j + 1 < m && kept[j + 1] < k {
+                kept[j] = kept[j + 1];
+                j += 1;
+            }
+            kept[j] = k;
+            continue;
+        } else {
+            continue;
+        };
+        while j > 0 && kept[j - 1] > k {
+            kept[j] = kept[j - 1];
+            j -= 1;
+        }
+        kept[j] = k;
+    }
+    kept
 }
 
 /// Distinct values, by 64-bit hash.
@@ -311,6 +386,50 @@ mod tests {
         assert_eq!(q.quantile(0.95, &mut Vec::new()), Some(3.8499999999999996)); // numpy.percentile([1,2,3,4], 95)
         assert_eq!(q.quantile(0.0, &mut Vec::new()), Some(1.0));
         assert_eq!(Quantiles::default().quantile(0.5, &mut Vec::new()), None);
+    }
+
+    #[test]
+    fn closest_ranks_match_a_full_sort_at_every_rank() {
+        // few distinct values (ties), both zeros, negatives, NaN with either
+        // sign: every rank of every length up to 40, tails and middle alike
+        let pool = [
+            -0.0,
+            0.0,
+            1.5,
+            -1.5,
+            2.0,
+            1e300,
+            -1e-300,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::from_bits(u64::MAX),
+        ];
+        let mut rng = Rng(7);
+        let mut scratch = Vec::new();
+        for n in 1..=40 {
+            for round in 0..30 {
+                let values: Vec<f64> = (0..n)
+                    .map(|_| match round % 3 {
+                        0 => pool[rng.below(pool.len())],
+                        1 => rng.below(5) as f64,
+                        _ => rng.unit() * 200.0 - 100.0,
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_by(f64::total_cmp);
+                for lo in 0..n {
+                    let (a, b) = closest_ranks(&values, lo, &mut scratch);
+                    let want = (sorted[lo], sorted[(lo + 1).min(n - 1)]);
+                    assert_eq!(
+                        (a.to_bits(), b.to_bits()),
+                        (want.0.to_bits(), want.1.to_bits()),
+                        "n {n}, rank {lo}, {values:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
