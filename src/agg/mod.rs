@@ -422,7 +422,10 @@ struct SlotAcc {
     max: f64,
     /// present when the slot's aggregates need it
     extra: Option<Box<SlotExtra>>,
-    quantiles: Option<Box<Quantiles>>,
+    /// inline, unlike the others: a percentile's list is written on every
+    /// record, and a box in between was a second cache miss a record
+    /// (checkpoints are the same: serde writes a box as what it holds)
+    quantiles: Option<Quantiles>,
     distinct: Option<Box<Distinct>>,
 }
 
@@ -541,7 +544,7 @@ impl AggPlan {
                     min: f64::INFINITY,
                     max: f64::NEG_INFINITY,
                     extra: (n.moments || n.first || n.last).then(Box::default),
-                    quantiles: n.quantiles.then(Box::default),
+                    quantiles: n.quantiles.then(Quantiles::default),
                     distinct: n.distinct.then(Box::default),
                 })
                 .collect(),
@@ -662,6 +665,16 @@ impl AggPlan {
         scratch: &mut Vec<f64>,
     ) {
         let secs = window_len_ms as f64 / 1000.0;
+        // a slot's rounded sum, once for its sum, avg and rate
+        let mut rounded: Option<(usize, f64)> = None;
+        let mut sum_of = |s: usize, a: &SlotAcc| match rounded {
+            Some((at, v)) if at == s => v,
+            _ => {
+                let v = a.sum.to_f64();
+                rounded = Some((s, v));
+                v
+            }
+        };
         for &(func, slot) in &self.outputs {
             let acc = slot.map(|s| &state.slots[s]);
             let n = acc.map_or(0, |a| a.n);
@@ -678,10 +691,11 @@ impl AggPlan {
                 AggFunc::RateCount => float(secs > 0.0, state.count as f64 / secs),
                 AggFunc::History(_) => AggValue::Null,
                 _ => {
-                    let a = acc.expect("field aggregate has a slot");
+                    let s = slot.expect("field aggregate has a slot");
+                    let a = &state.slots[s];
                     match func {
-                        AggFunc::Sum => float(n > 0, a.sum.to_f64()),
-                        AggFunc::Avg => float(n > 0, a.sum.to_f64() / n as f64),
+                        AggFunc::Sum => float(n > 0, sum_of(s, a)),
+                        AggFunc::Avg => float(n > 0, sum_of(s, a) / n as f64),
                         AggFunc::Min => float(n > 0, a.min),
                         AggFunc::Max => float(n > 0, a.max),
                         AggFunc::Var if n >= 2 => AggValue::Float(variance(a, n)),
@@ -689,7 +703,7 @@ impl AggPlan {
                         AggFunc::Var | AggFunc::Stddev => AggValue::Null,
                         AggFunc::First => extra_value(a, |e| e.first),
                         AggFunc::Last => extra_value(a, |e| e.last),
-                        AggFunc::Rate => float(n > 0 && secs > 0.0, a.sum.to_f64() / secs),
+                        AggFunc::Rate => float(n > 0 && secs > 0.0, sum_of(s, a) / secs),
                         AggFunc::Quantile(q) => a
                             .quantiles
                             .as_ref()

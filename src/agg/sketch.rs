@@ -72,16 +72,26 @@ impl Quantiles {
                 if values.len() < EXACT_LIMIT {
                     values.push(v);
                 } else {
-                    let mut s = new_sketch();
-                    for x in values.iter() {
-                        s.add(*x);
-                    }
-                    s.add(v);
-                    *self = Quantiles::Sketch(Box::new(s));
+                    self.to_sketch(v);
                 }
             }
             Quantiles::Sketch(s) => s.add(v),
         }
+    }
+
+    /// The exact values, and `v`, into a sketch: once a window, out of line
+    /// so that `add` keeps a small frame.
+    #[cold]
+    #[inline(never)]
+    fn to_sketch(&mut self, v: f64) {
+        let mut s = new_sketch();
+        if let Quantiles::Exact(values) = self {
+            for x in values.iter() {
+                s.add(*x);
+            }
+        }
+        s.add(v);
+        *self = Quantiles::Sketch(Box::new(s));
     }
 
     pub fn merge(&mut self, other: &Quantiles) {
