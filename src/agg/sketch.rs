@@ -72,7 +72,7 @@ impl Quantiles {
                 if values.len() < EXACT_LIMIT {
                     values.push(v);
                 } else {
-                    self.to_sketch(v);
+                    self.switch_to_sketch(v);
                 }
             }
             Quantiles::Sketch(s) => s.add(v),
@@ -83,7 +83,7 @@ impl Quantiles {
     /// so that `add` keeps a small frame.
     #[cold]
     #[inline(never)]
-    fn to_sketch(&mut self, v: f64) {
+    fn switch_to_sketch(&mut self, v: f64) {
         let mut s = new_sketch();
         if let Quantiles::Exact(values) = self {
             for x in values.iter() {
