@@ -896,11 +896,12 @@ fn has_short_expansion(f: f64) -> bool {
 
 /// Appends a finite, nonzero f64 exactly as Rust's `{}` prints it: the
 /// shortest digits that round-trip laid out in plain decimal, never with an
-/// exponent. ryu finds those digits several times faster than the standard
-/// formatter, and both pick the shortest string closest to the value; they
-/// differ only on an exact tie between two such strings (ryu takes the even
-/// one, `{}` rounds up), which needs a value whose exact decimal expansion is
-/// at most 18 digits long: those, and whole numbers, take other paths.
+/// exponent. zmij finds those digits several times faster than the standard
+/// formatter (zmij, the successor of ryu that serde_json uses), and both
+/// pick the shortest string closest to the value; they can differ only on
+/// an exact tie between two such strings (`{}` rounds up), which needs a
+/// value whose exact decimal expansion is at most 18 digits long: those,
+/// and whole numbers, take other paths.
 /// Tests compare with `{}` on millions of values, ties included.
 pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
     const TWO53: f64 = 9_007_199_254_740_992.0;
@@ -920,9 +921,9 @@ pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
         let _ = write!(out, "{f}");
         return;
     }
-    let mut buf = ryu::Buffer::new();
+    let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(f).as_bytes();
-    // ryu writes plain decimals from 1e-5 to 1e16, the same digits as `{}`
+    // zmij writes plain decimals from 1e-5 to 1e16, the same digits as `{}`
     // but for a whole number's ".0"
     if !text.contains(&b'e') && !text.ends_with(b".0") {
         out.extend_from_slice(text);
@@ -932,7 +933,7 @@ pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    // ryu: digits with an optional '.', then an optional exponent
+    // zmij: digits with an optional '.', then an optional exponent
     let (mantissa, exp) = match text.iter().position(|&c| c == b'e') {
         Some(e) => {
             let exp: i32 = std::str::from_utf8(&text[e + 1..])
