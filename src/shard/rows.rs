@@ -8,7 +8,7 @@
 //! buffers; the emit room merges the shards' rows into report order.
 
 use crate::agg::AggValue;
-use crate::plan::compare_keys;
+use crate::plan::{compare_keys, key_order_prefix};
 use crate::sink::RowText;
 
 /// One report row, as the writers read it.
@@ -28,6 +28,8 @@ pub struct Row<'a> {
 #[derive(Debug, Clone, Copy)]
 struct RowHead {
     order: (i64, i64),
+    /// `key_order_prefix` of the key: most comparisons end on it
+    key_prefix: u64,
     start: i64,
     end: i64,
     key_at: usize,
@@ -88,6 +90,7 @@ impl RowBuf {
         }
         self.heads.push(RowHead {
             order,
+            key_prefix: key_order_prefix(key),
             start,
             end,
             key_at,
@@ -134,6 +137,7 @@ impl RowBuf {
         let (a, b) = (&self.heads[i], &other.heads[j]);
         a.order
             .cmp(&b.order)
+            .then(a.key_prefix.cmp(&b.key_prefix))
             .then_with(|| compare_keys(self.key_of(a), other.key_of(b)))
             .is_lt()
     }
@@ -148,6 +152,7 @@ impl RowBuf {
         self.heads.sort_unstable_by(|a, b| {
             a.order
                 .cmp(&b.order)
+                .then(a.key_prefix.cmp(&b.key_prefix))
                 .then_with(|| compare_keys(key(a), key(b)))
         });
     }
