@@ -896,8 +896,8 @@ fn has_short_expansion(f: f64) -> bool {
 
 /// Appends a finite, nonzero f64 exactly as Rust's `{}` prints it: the
 /// shortest digits that round-trip laid out in plain decimal, never with an
-/// exponent. zmij finds those digits several times faster than the standard
-/// formatter (zmij, the successor of ryu that serde_json uses), and both
+/// exponent. zmij (the successor of ryu that serde_json uses) finds those
+/// digits several times faster than the standard formatter, and both
 /// pick the shortest string closest to the value; they can differ only on
 /// an exact tie between two such strings (`{}` rounds up), which needs a
 /// value whose exact decimal expansion is at most 18 digits long: those,
@@ -923,7 +923,7 @@ pub fn write_display_f64(f: f64, out: &mut Vec<u8>) {
     }
     let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(f).as_bytes();
-    // zmij writes plain decimals from 1e-5 to 1e16, the same digits as `{}`
+    // zmij's output without an exponent has the digits and layout of `{}`,
     // but for a whole number's ".0"
     if !text.contains(&b'e') && !text.ends_with(b".0") {
         out.extend_from_slice(text);
