@@ -40,6 +40,22 @@ struct RowHead {
     text_len: u32,
 }
 
+impl RowHead {
+    /// This row's key bytes in its buffer's `keys`.
+    fn key_in<'k>(&self, keys: &'k [u8]) -> &'k [u8] {
+        &keys[self.key_at..self.key_at + self.key_len as usize]
+    }
+}
+
+/// Report order of two rows (each with the key bytes of its buffer):
+/// (order, key), the key prefix deciding most comparisons.
+fn report_order(a: &RowHead, a_keys: &[u8], b: &RowHead, b_keys: &[u8]) -> std::cmp::Ordering {
+    a.order
+        .cmp(&b.order)
+        .then(a.key_prefix.cmp(&b.key_prefix))
+        .then_with(|| compare_keys(a.key_in(a_keys), b.key_in(b_keys)))
+}
+
 /// A shard's closed rows.
 #[derive(Debug, Default)]
 pub struct RowBuf {
@@ -111,7 +127,7 @@ impl RowBuf {
     }
 
     fn key_of(&self, h: &RowHead) -> &[u8] {
-        &self.keys[h.key_at..h.key_at + h.key_len as usize]
+        h.key_in(&self.keys)
     }
 
     /// Row `i`, in the order the rows are in (report order after `sort`).
@@ -135,11 +151,7 @@ impl RowBuf {
     /// True when row `i` comes before row `j` of `other` in report order.
     pub fn before(&self, i: usize, other: &RowBuf, j: usize) -> bool {
         let (a, b) = (&self.heads[i], &other.heads[j]);
-        a.order
-            .cmp(&b.order)
-            .then(a.key_prefix.cmp(&b.key_prefix))
-            .then_with(|| compare_keys(self.key_of(a), other.key_of(b)))
-            .is_lt()
+        report_order(a, &self.keys, b, &other.keys).is_lt()
     }
 
     /// Puts the rows in report order: (order, key), unless they are.
@@ -148,13 +160,8 @@ impl RowBuf {
             return;
         }
         let keys = &self.keys;
-        let key = |h: &RowHead| &keys[h.key_at..h.key_at + h.key_len as usize];
-        self.heads.sort_unstable_by(|a, b| {
-            a.order
-                .cmp(&b.order)
-                .then(a.key_prefix.cmp(&b.key_prefix))
-                .then_with(|| compare_keys(key(a), key(b)))
-        });
+        self.heads
+            .sort_unstable_by(|a, b| report_order(a, keys, b, keys));
     }
 
     /// Forgets every row, keeping the buffers' memory for the next batch.
