@@ -6,7 +6,7 @@
 #   bash benches/compare.sh            # 10M rows (about 440 MB of CSV)
 #   ROWS=1000000 RUNS=1 bash benches/compare.sh
 #
-# Knobs: ROWS (10000000), RUNS (3; best run reported), THREADS (all cores),
+# Knobs: ROWS (10000000), RUNS (3 rounds; best run reported), THREADS (all cores),
 # MILLER_ROWS (1000000: Miller is slow, so it runs on a smaller file and its
 # rate is reported as measured), SKIP_MILLER=1, VIGIL=path (skip the build),
 # CEILING=path (the bare hash aggregate of ../shared/ceiling, built into
@@ -64,48 +64,52 @@ cat "$CSV" "$JSONL" > /dev/null # warm the page cache
 
 AGGS='count(), sum(value), min(value), max(value), avg(value), p95(value)'
 RESULTS=$(mktemp)
-# measure LABEL JOB ROWS BYTES CMD...: best wall time over RUNS runs, with
-# that run's peak RSS and CPU time (user+sys; steadier than wall time on a
-# busy machine)
+# measure LABEL JOB ROWS BYTES CMD...: one timed run, with its peak RSS and
+# CPU time (user+sys; steadier than wall time on a busy machine). Every job
+# runs once a round, for RUNS rounds, and the table keeps each job's best
+# run: the tools compared on one job run in the same minutes, not each
+# tool's runs back to back (on a machine whose speed drifts, that favoured
+# whichever tool ran in a fast minute).
 measure() {
   local label=$1 job=$2 rows=$3 bytes=$4; shift 4
-  local best="" rss="" cpu="" t
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || { cat "$OUT/stderr.txt" >&2; echo "compare: $label failed" >&2; exit 1; }
-    read -r e m u s < <(tail -1 "$OUT/time.txt")
-    if [ -z "$best" ] || awk -v a="$e" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$e; rss=$m; cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}'); fi
-  done
-  echo "$label|$job|$rows|$bytes|$best|$rss|$cpu" >> "$RESULTS"
+  local e m u s
+  /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" || { cat "$OUT/stderr.txt" >&2; echo "compare: $label failed" >&2; exit 1; }
+  read -r e m u s < <(tail -1 "$OUT/time.txt")
+  echo "$label|$job|$rows|$bytes|$e|$m|$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')" >> "$RESULTS"
 }
 
 csv_bytes=$(stat -L -c %s "$CSV")
 json_bytes=$(stat -L -c %s "$JSONL")
 
-measure vigil "csv tumbling 1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-csv.csv" --threads "$THREADS" -q
-[ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-csv.csv" --threads "$THREADS" -q
-measure duckdb "csv tumbling 1m" "$ROWS" "$csv_bytes" "$PY" benches/peers.py duckdb csv "$CSV" "$OUT/duckdb-csv.csv" --threads "$THREADS"
-measure polars "csv tumbling 1m" "$ROWS" "$csv_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars csv "$CSV" "$OUT/polars-csv.csv"
-measure vigil "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$VIGIL" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-jsonl.csv" --threads "$THREADS" -q
-[ -z "${BASELINE:-}" ] || measure baseline "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$BASELINE" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-jsonl.csv" --threads "$THREADS" -q
-measure duckdb "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$PY" benches/peers.py duckdb jsonl "$JSONL" "$OUT/duckdb-jsonl.csv" --threads "$THREADS"
-measure polars "jsonl tumbling 1m" "$ROWS" "$json_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars jsonl "$JSONL" "$OUT/polars-jsonl.csv"
-if [ "$HAVE_CEILING" = 1 ]; then
-  # The ceiling's job adds stddev to the aggregates: vigil runs that job too.
-  measure vigil "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS, stddev(value)" -o "$OUT/vigil-stddev.csv" --threads "$THREADS" -q
-  measure ceiling "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$CEILING" "$CSV" "$OUT/ceiling.csv" "$THREADS"
-fi
-measure vigil "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/vigil-sliding.csv" --threads "$THREADS" -q
-[ -z "${BASELINE:-}" ] || measure baseline "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/baseline-sliding.csv" --threads "$THREADS" -q
-measure vigil "csv session 30s gap" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --session 30s --agg "$AGGS" -o "$OUT/vigil-session.csv" --threads "$THREADS" -q
-measure vigil "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/vigil-global.csv" --threads "$THREADS" -q
-[ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/baseline-global.csv" --threads "$THREADS" -q
-rm -f "$OUT/bench.ckpt"
-measure vigil "csv tumbling 1m, checkpoint every 1s" "$ROWS" "$csv_bytes" sh -c "rm -f '$OUT/bench.ckpt'; exec '$VIGIL' run '$CSV' --time ts --key host,metric --window 1m --agg '$AGGS' -o '$OUT/vigil-ckpt.csv' --threads $THREADS --checkpoint '$OUT/bench.ckpt' --checkpoint-every 1s -q"
-if [ "$HAVE_MILLER" = 1 ]; then
-  small_bytes=$(stat -L -c %s "$SMALL")
-  measure vigil "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" "$VIGIL" run "$SMALL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-small.csv" --threads "$THREADS" -q
-  measure miller "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" sh -c "mlr --icsv --ocsv put '\$w = substr0(\$ts, 0, 15)' then stats1 -a count,sum,min,max,mean,p95 -f value -g w,host,metric '$SMALL' > '$OUT/miller.csv'"
-fi
+one_round() {
+  measure vigil "csv tumbling 1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-csv.csv" --threads "$THREADS" -q
+  [ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-csv.csv" --threads "$THREADS" -q
+  measure duckdb "csv tumbling 1m" "$ROWS" "$csv_bytes" "$PY" benches/peers.py duckdb csv "$CSV" "$OUT/duckdb-csv.csv" --threads "$THREADS"
+  measure polars "csv tumbling 1m" "$ROWS" "$csv_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars csv "$CSV" "$OUT/polars-csv.csv"
+  measure vigil "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$VIGIL" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-jsonl.csv" --threads "$THREADS" -q
+  [ -z "${BASELINE:-}" ] || measure baseline "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$BASELINE" run "$JSONL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/baseline-jsonl.csv" --threads "$THREADS" -q
+  measure duckdb "jsonl tumbling 1m" "$ROWS" "$json_bytes" "$PY" benches/peers.py duckdb jsonl "$JSONL" "$OUT/duckdb-jsonl.csv" --threads "$THREADS"
+  measure polars "jsonl tumbling 1m" "$ROWS" "$json_bytes" env POLARS_MAX_THREADS="$THREADS" "$PY" benches/peers.py polars jsonl "$JSONL" "$OUT/polars-jsonl.csv"
+  if [ "$HAVE_CEILING" = 1 ]; then
+    # The ceiling's job adds stddev to the aggregates: vigil runs that job too.
+    measure vigil "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 1m --agg "$AGGS, stddev(value)" -o "$OUT/vigil-stddev.csv" --threads "$THREADS" -q
+    measure ceiling "csv tumbling 1m + stddev (ceiling's job)" "$ROWS" "$csv_bytes" "$CEILING" "$CSV" "$OUT/ceiling.csv" "$THREADS"
+  fi
+  measure vigil "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/vigil-sliding.csv" --threads "$THREADS" -q
+  [ -z "${BASELINE:-}" ] || measure baseline "csv sliding 5m/1m" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --key host,metric --window 5m --slide 1m --agg "$AGGS" -o "$OUT/baseline-sliding.csv" --threads "$THREADS" -q
+  measure vigil "csv session 30s gap" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --key host,metric --session 30s --agg "$AGGS" -o "$OUT/vigil-session.csv" --threads "$THREADS" -q
+  measure vigil "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$VIGIL" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/vigil-global.csv" --threads "$THREADS" -q
+  [ -z "${BASELINE:-}" ] || measure baseline "csv tumbling 1m, one global key" "$ROWS" "$csv_bytes" "$BASELINE" run "$CSV" --time ts --window 1m --agg "$AGGS" -o "$OUT/baseline-global.csv" --threads "$THREADS" -q
+  rm -f "$OUT/bench.ckpt"
+  measure vigil "csv tumbling 1m, checkpoint every 1s" "$ROWS" "$csv_bytes" sh -c "rm -f '$OUT/bench.ckpt'; exec '$VIGIL' run '$CSV' --time ts --key host,metric --window 1m --agg '$AGGS' -o '$OUT/vigil-ckpt.csv' --threads $THREADS --checkpoint '$OUT/bench.ckpt' --checkpoint-every 1s -q"
+  if [ "$HAVE_MILLER" = 1 ]; then
+    small_bytes=$(stat -L -c %s "$SMALL")
+    measure vigil "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" "$VIGIL" run "$SMALL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-small.csv" --threads "$THREADS" -q
+    measure miller "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" sh -c "mlr --icsv --ocsv put '\$w = substr0(\$ts, 0, 15)' then stats1 -a count,sum,min,max,mean,p95 -f value -g w,host,metric '$SMALL' > '$OUT/miller.csv'"
+  fi
+
+}
+for _ in $(seq "$RUNS"); do one_round; done
 
 echo
 echo "## Agreement"
@@ -122,16 +126,18 @@ echo
 echo "## Results"
 echo
 echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d); threads=$THREADS; best of $RUNS runs; page cache warm"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d); threads=$THREADS; best of $RUNS rounds (every job once a round); page cache warm"
 echo
 awk -F'|' '
-  { label[NR]=$1; job[NR]=$2; rows[NR]=$3; bytes[NR]=$4; secs[NR]=$5; rss[NR]=$6; cpu[NR]=$7
-    if ($1 == "vigil" && !($2 in base)) base[$2] = $5 }
+  { id = $1 "|" $2
+    if (!(id in at)) { n++; at[id] = n; label[n]=$1; job[n]=$2; rows[n]=$3; bytes[n]=$4; secs[n]=$5; rss[n]=$6; cpu[n]=$7 }
+    else if ($5 + 0 < secs[at[id]] + 0) { i = at[id]; secs[i]=$5; rss[i]=$6; cpu[i]=$7 } }
   END {
+    for (i = 1; i <= n; i++) if (label[i] == "vigil" && !(job[i] in base)) base[job[i]] = secs[i]
     tumbling = base["csv tumbling 1m"]
     print "| tool | job | rows | MB | seconds | CPU s | MB/s | rows/s | peak RSS MB | time vs vigil | vigil: time vs csv tumbling |"
     print "|---|---|---|---|---|---|---|---|---|---|---|"
-    for (i = 1; i <= NR; i++) {
+    for (i = 1; i <= n; i++) {
       b = base[job[i]]; ratio = (b > 0) ? sprintf("%.2fx", secs[i] / b) : "-"
       vt = (label[i] == "vigil" && tumbling > 0) ? sprintf("%.2fx", secs[i] / tumbling) : ""
       printf "| %s | %s | %d | %.0f | %.2f | %s | %.0f | %.0f | %.0f | %s | %s |\n", label[i], job[i], rows[i], bytes[i]/1e6, secs[i], cpu[i], bytes[i]/1e6/secs[i], rows[i]/secs[i], rss[i]/1024, ratio, vt
