@@ -149,6 +149,32 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // A window's percentile from its exact values: 20 a key and minute in
+    // the benchmark data (tumbling), 100 once five panes are merged (sliding 5m/1m).
+    for n in [20u64, 100] {
+        let specs = parse_agg_list("p95(value)").unwrap();
+        let plan = AggPlan::new(&specs);
+        let states: Vec<_> = (0..1000u64)
+            .map(|w| {
+                let mut state = plan.new_state();
+                for i in 0..n {
+                    let x = (w * 7919 + i * 104_729) % 10_007;
+                    plan.update(&mut state, i as i64, i, &[SlotValue::Num(x as f64 * 0.25)]);
+                }
+                state
+            })
+            .collect();
+        g.bench_function(format!("p95_finish_{n}_values_x1000"), |b| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                for state in &states {
+                    out.clear();
+                    plan.finish(state, 60_000, &mut out);
+                }
+                black_box(out.len())
+            })
+        });
+    }
     g.bench_function("p95_sketch_10k_per_window", |b| {
         let specs = parse_agg_list("p95(value)").unwrap();
         let plan = AggPlan::new(&specs);
