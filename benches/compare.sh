@@ -107,7 +107,6 @@ one_round() {
     measure vigil "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" "$VIGIL" run "$SMALL" --time ts --key host,metric --window 1m --agg "$AGGS" -o "$OUT/vigil-small.csv" --threads "$THREADS" -q
     measure miller "csv tumbling 1m (small)" "$MILLER_ROWS" "$small_bytes" sh -c "mlr --icsv --ocsv put '\$w = substr0(\$ts, 0, 15)' then stats1 -a count,sum,min,max,mean,p95 -f value -g w,host,metric '$SMALL' > '$OUT/miller.csv'"
   fi
-
 }
 for _ in $(seq "$RUNS"); do one_round; done
 

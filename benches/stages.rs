@@ -151,9 +151,9 @@ fn bench(c: &mut Criterion) {
     }
     // A window's percentile from its exact values: 20 a key and minute in
     // the benchmark data (tumbling), 100 once five panes are merged (sliding 5m/1m).
+    let p95 = AggPlan::new(&parse_agg_list("p95(value)").unwrap());
     for n in [20u64, 100] {
-        let specs = parse_agg_list("p95(value)").unwrap();
-        let plan = AggPlan::new(&specs);
+        let plan = &p95;
         let states: Vec<_> = (0..1000u64)
             .map(|w| {
                 let mut state = plan.new_state();
@@ -176,8 +176,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.bench_function("p95_sketch_10k_per_window", |b| {
-        let specs = parse_agg_list("p95(value)").unwrap();
-        let plan = AggPlan::new(&specs);
+        let plan = &p95;
         b.iter(|| {
             let mut state = plan.new_state();
             for i in 0..100_000u64 {
