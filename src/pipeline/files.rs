@@ -189,13 +189,13 @@ pub(super) fn run_files(
                 };
                 let late_before = p.counters.late;
                 // The shards use every core; then the next batch is decoded
-                // while this one's rows are sorted and written.
+                // while this one's rows are sorted and written (the drain,
+                // queued first, is what an idle worker takes first).
                 p.apply(&inputs, &batches[cur], now)?;
-                // (the scope waits for the decode before it returns)
-                let drained = std::thread::scope(|scope| {
-                    scope.spawn(|| decode_next(next));
-                    p.drain(&inputs, &batches[cur], &now.parsed)
-                });
+                let ((), drained) = rayon::join(
+                    || decode_next(next),
+                    || p.drain(&inputs, &batches[cur], &now.parsed),
+                );
                 drained?;
                 if warn_behind {
                     warn_behind = false;

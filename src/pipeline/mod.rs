@@ -262,8 +262,13 @@ pub fn run(job: &Job) -> Result<Outcome> {
         .map(|path| checkpoint::Store::new(path.clone(), fingerprint, job.checkpoint_every));
     let mut interrupted = None;
     let connections = if job.all_files() {
+        // The file driver runs on a pool worker, so each batch step it hands
+        // the pool is joined by a thread that was running already: joined
+        // from outside the pool, every step ended by waking the main thread,
+        // and on a 2-core VM that left a core idle for milliseconds each
+        // time (BENCHMARKS.md, eighth pass).
         if let files::FilesEnd::Interrupted(sig) =
-            files::run_files(&mut p, job, &mut store, &signal)?
+            rayon::scope(|_| files::run_files(&mut p, job, &mut store, &signal))?
         {
             interrupted = Some(sig);
         }
