@@ -996,12 +996,20 @@ fn lookup<'a>(
 }
 
 /// A decimal number (surrounding spaces allowed); NaN and infinities are not numbers.
-#[inline]
+/// The short decimals of metrics files are read inline, where the record
+/// is read; the rest out of line.
+#[inline(always)]
 pub fn parse_number(raw: &[u8]) -> Option<f64> {
     // (spaces around the number take the full parser's path)
-    if let Some(n) = parse_short_decimal(raw) {
-        return Some(n);
+    match parse_short_decimal(raw) {
+        Some(n) => Some(n),
+        None => parse_long_number(raw),
     }
+}
+
+/// [`parse_number`] for anything but a short decimal.
+#[inline(never)]
+fn parse_long_number(raw: &[u8]) -> Option<f64> {
     match fast_float2::parse::<f64, _>(raw.trim_ascii()) {
         Ok(n) if n.is_finite() => Some(n),
         _ => None,
@@ -1021,7 +1029,7 @@ const POW10: [f64; 20] = [
 /// the full parser gives too (tested on random decimals). None for anything
 /// else (exponents, signs other than '-', long or huge numbers), which
 /// `fast_float2` reads.
-#[inline]
+#[inline(always)]
 fn parse_short_decimal(t: &[u8]) -> Option<f64> {
     let (neg, d) = match t.split_first()? {
         (b'-', rest) => (true, rest),

@@ -252,6 +252,7 @@ impl CsvDecoder {
 }
 
 impl LineDecoder for CsvDecoder {
+    #[inline]
     fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError> {
         // Fast path: split in place. Slots set before a quote turns up are
         // all set again by the quoted path when it succeeds (it fills every
@@ -306,6 +307,10 @@ impl LineDecoder for CsvDecoder {
 
     fn fork(&self) -> Box<dyn LineDecoder> {
         Box::new(self.clone())
+    }
+
+    fn as_csv(&mut self) -> Option<&mut CsvDecoder> {
+        Some(self)
     }
 }
 

@@ -155,6 +155,12 @@ pub trait LineDecoder: Send + Sync {
     fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError>;
     /// An independent copy, for decoding another chunk of the same stream in parallel.
     fn fork(&self) -> Box<dyn LineDecoder>;
+    /// The CSV decoder itself, for callers that decode many lines with it:
+    /// called on its own type, `decode` is inlined, not called through the
+    /// trait object for every line. None for the other decoders.
+    fn as_csv(&mut self) -> Option<&mut csv::CsvDecoder> {
+        None
+    }
 }
 
 /// Byte strings equal, for the short ones the engine compares per record

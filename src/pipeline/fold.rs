@@ -12,6 +12,7 @@
 use hashbrown::HashTable;
 
 use crate::agg::{AggState, SlotValue};
+use crate::decode::LineDecoder;
 use crate::plan::{hash_bytes, same_key, Extracted, RecordPlan, Scratch, ValueTally};
 use crate::shard::PartialRef;
 use crate::source::pieces::{for_each_line, Piece};
@@ -210,16 +211,32 @@ pub fn fold_piece(
     piece: &Piece<'_>,
     out: &mut Folded,
 ) {
+    let mut decoder = input.decoder.fork();
+    match decoder.as_csv() {
+        Some(csv) => fold_piece_with(csv, plan, layout, delay, input, piece, out),
+        None => fold_piece_with(decoder.as_mut(), plan, layout, delay, input, piece, out),
+    }
+}
+
+/// [`fold_piece`] with `decoder`, of its own type where it can be.
+fn fold_piece_with<D: LineDecoder + ?Sized>(
+    decoder: &mut D,
+    plan: &RecordPlan,
+    layout: &Layout,
+    delay: i64,
+    input: &InputState,
+    piece: &Piece<'_>,
+    out: &mut Folded,
+) {
     out.reset();
     out.tally.reset(plan.agg.input_slots().len());
-    let mut decoder = input.decoder.fork();
     let mut scratch = Scratch::new(plan);
     // the latest time before the current line, in this piece
     let mut local_max = i64::MIN;
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
         let bad = |error, out: &mut Folded| out.bad.push(BadLine::new(start, line, error));
-        if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
+        if let Err(b) = decode_line(plan, decoder, input, &mut scratch, start, line) {
             out.bad.push(b);
             return;
         }

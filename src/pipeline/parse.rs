@@ -78,9 +78,9 @@ pub fn overlong(plan: &RecordPlan, start: usize, line: &[u8]) -> Option<BadLine>
 /// into `scratch`'s slots, the input field. A line that fails comes back as
 /// its bad line.
 #[inline(always)]
-pub fn decode_line(
+pub fn decode_line<D: LineDecoder + ?Sized>(
     plan: &RecordPlan,
-    decoder: &mut dyn LineDecoder,
+    decoder: &mut D,
     input: &InputState,
     scratch: &mut Scratch,
     start: usize,
@@ -99,6 +99,21 @@ pub fn decode_line(
 
 /// Decodes every line of `piece` into `out` (cleared first).
 pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out: &mut Parsed) {
+    let mut decoder = input.decoder.fork();
+    match decoder.as_csv() {
+        Some(csv) => parse_piece_with(csv, plan, input, piece, out),
+        None => parse_piece_with(decoder.as_mut(), plan, input, piece, out),
+    }
+}
+
+/// [`parse_piece`] with `decoder`, of its own type where it can be.
+fn parse_piece_with<D: LineDecoder + ?Sized>(
+    decoder: &mut D,
+    plan: &RecordPlan,
+    input: &InputState,
+    piece: &Piece<'_>,
+    out: &mut Parsed,
+) {
     out.recs.clear();
     out.keys.clear();
     out.values.clear();
@@ -108,13 +123,12 @@ pub fn parse_piece(plan: &RecordPlan, input: &InputState, piece: &Piece<'_>, out
     out.tally.reset(plan.agg.input_slots().len());
     out.filtered = 0;
     out.max_time = i64::MIN;
-    let mut decoder = input.decoder.fork();
     let mut scratch = Scratch::new(plan);
     let nvals = plan.agg.input_slots().len();
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
         let bad = |error, out: &mut Parsed| out.bad.push(BadLine::new(start, line, error));
-        if let Err(b) = decode_line(plan, decoder.as_mut(), input, &mut scratch, start, line) {
+        if let Err(b) = decode_line(plan, decoder, input, &mut scratch, start, line) {
             out.bad.push(b);
             return;
         }

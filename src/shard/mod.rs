@@ -293,8 +293,22 @@ impl Shard {
     }
 
     /// Closes windows with end <= `wm`; with `absent_checks`, fires absent rules
-    /// whose deadline is <= `wm`.
+    /// whose deadline is <= `wm`. Called before every record: inline, it
+    /// is a look at the earliest timer, mostly.
+    #[inline]
     pub fn advance(&mut self, engine: &Engine<'_>, wm: i64, absent_checks: bool) {
+        let due = self
+            .timers
+            .peek()
+            .is_some_and(|&Reverse((due, _))| due <= wm);
+        if due || (absent_checks && engine.keep_keys) {
+            self.advance_now(engine, wm, absent_checks);
+        }
+    }
+
+    /// [`Shard::advance`] when a timer is due or absent() rules are checked.
+    #[inline(never)]
+    fn advance_now(&mut self, engine: &Engine<'_>, wm: i64, absent_checks: bool) {
         // absent() first: closing drops panes whose record times it reads.
         if absent_checks && engine.keep_keys {
             self.run_absent(engine, wm);
@@ -484,10 +498,15 @@ impl Shard {
         }
     }
 
+    /// The id of the key `key` (hash `hash`), when it has an entry. Once
+    /// a record: the candidates come from `iter_hash` and are compared here,
+    /// inline (`HashTable::find` calls its compare through a `dyn` closure).
+    #[inline]
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let keys = &self.keys;
         self.table
-            .find(hash, |&k| {
+            .iter_hash(hash)
+            .find(|&&k| {
                 keys[k as usize]
                     .as_ref()
                     .is_some_and(|e| e.hash == hash && same_key(&e.key, key))

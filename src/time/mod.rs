@@ -74,7 +74,7 @@ impl TimeFormat {
 
     /// Parses one field; an unreadable time and one outside
     /// [`MIN_TIME_MS`]..=[`MAX_TIME_MS`] are told apart, for the bad-record message.
-    #[inline]
+    #[inline(always)]
     pub fn parse_checked(&self, field: &[u8]) -> Result<i64, TimeError> {
         match self.parse_any(field) {
             None => Err(TimeError::Unreadable),
@@ -83,7 +83,9 @@ impl TimeFormat {
         }
     }
 
-    /// Any time the format can express (epoch numbers saturate at the ends of i64).
+    /// Any time the format can express (epoch numbers saturate at the ends
+    /// of i64). The common layout is read inline, where the record is read.
+    #[inline(always)]
     fn parse_any(&self, field: &[u8]) -> Option<i64> {
         if matches!(self, TimeFormat::Auto | TimeFormat::Rfc3339) {
             // the common layout first: a field it reads has no spaces or
@@ -92,6 +94,12 @@ impl TimeFormat {
                 return Some(t);
             }
         }
+        self.parse_other(field)
+    }
+
+    /// [`TimeFormat::parse_any`] past the common layout, out of line.
+    #[inline(never)]
+    fn parse_other(&self, field: &[u8]) -> Option<i64> {
         let f = trim(field);
         match self {
             TimeFormat::Auto => {

@@ -127,7 +127,7 @@ fn all_digits(v: u64, mask: u64) -> bool {
 /// for anything else (`parse_rfc3339_fixed` and the general reader decide
 /// those); where this gives a time, it is the general reader's time
 /// (tested).
-#[inline]
+#[inline(always)]
 pub(super) fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
     const SEP_B: (u64, u64) = (
         byte_mask(&[2, 5]),
