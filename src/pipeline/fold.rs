@@ -16,7 +16,7 @@ use crate::decode::LineDecoder;
 use crate::plan::{hash_bytes, same_key, Extracted, RecordPlan, Scratch, ValueTally};
 use crate::shard::PartialRef;
 use crate::source::pieces::{for_each_line, Piece};
-use crate::window::Layout;
+use crate::window::{Layout, PaneSpan};
 
 use super::input::InputState;
 use super::parse::{decode_line, time_of_filtered, BadLine};
@@ -233,6 +233,8 @@ fn fold_piece_with<D: LineDecoder + ?Sized>(
     let mut scratch = Scratch::new(plan);
     // the latest time before the current line, in this piece
     let mut local_max = i64::MIN;
+    // the pane of the record before, with its window ends
+    let mut span = PaneSpan::NONE;
     for_each_line(piece.data, |start, line| {
         out.lines += 1;
         let bad = |error, out: &mut Folded| out.bad.push(BadLine::new(start, line, error));
@@ -265,7 +267,10 @@ fn fold_piece_with<D: LineDecoder + ?Sized>(
                 } else {
                     local_max.saturating_sub(delay)
                 };
-                let (first_end, last_end) = layout.window_ends(time);
+                if !span.holds(time) {
+                    span = layout.pane_span(time);
+                }
+                let (first_end, last_end) = (span.first_end, span.last_end);
                 if last_end <= wm {
                     out.late.push(LateLine {
                         seq,
@@ -276,7 +281,7 @@ fn fold_piece_with<D: LineDecoder + ?Sized>(
                     out.needs_exact = true;
                 } else {
                     out.min_end = out.min_end.min(first_end);
-                    out.fold(plan, layout.pane_start(time), time, seq);
+                    out.fold(plan, span.start, time, seq);
                 }
                 local_max = local_max.max(time);
             }

@@ -25,10 +25,12 @@ pub mod stamp;
 
 pub use rows::{Row, RowBuf};
 
-/// The shard that owns keys with this hash, among `n`.
+/// The shard that owns keys with this hash, among `n`: the top 24 bits of
+/// the hash scaled to `n` by a multiply, not a division (which costs tens
+/// of cycles for every record routed).
 #[inline]
 pub fn shard_of(hash: u64, n: usize) -> usize {
-    ((hash >> 40) as usize) % n
+    (((hash >> 40) * n as u64) >> 24) as usize
 }
 
 /// One alert event.
@@ -719,4 +721,30 @@ fn emit_window(
         &entry.key,
         &values[..plan.visible],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_of;
+    use crate::test_rng::Rng;
+
+    #[test]
+    fn shard_of_spreads_hashes_over_every_shard_and_stays_in_range() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for n in 1..=64 {
+            let mut counts = vec![0u32; n];
+            for _ in 0..20_000 {
+                let s = shard_of(rng.next(), n);
+                assert!(s < n, "{s} of {n}");
+                counts[s] += 1;
+            }
+            let even = 20_000 / n as u32;
+            for (s, &c) in counts.iter().enumerate() {
+                assert!(c > even / 2 && c < even * 2, "shard {s} of {n}: {c}");
+            }
+        }
+        assert_eq!(shard_of(0, 7), 0);
+        assert_eq!(shard_of(u64::MAX, 7), 6);
+        assert_eq!(shard_of(u64::MAX, 1), 0);
+    }
 }

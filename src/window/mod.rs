@@ -95,11 +95,25 @@ impl Layout {
         }
     }
 
-    /// The pane holding `t` (pane layouts).
+    /// The pane holding `t` with the ends of the first and last windows
+    /// holding `t` (pane layouts). Those ends are the same for every time in
+    /// the pane: its start, the window size and the slide are all multiples
+    /// of the pane, so a slide step never falls inside one. A caller that
+    /// reads times mostly in order keeps the span while they stay in it
+    /// (`PaneSpan::holds`): three divisions a pane, not a record.
     #[inline]
-    pub fn pane_start(&self, t: i64) -> i64 {
+    pub fn pane_span(&self, t: i64) -> PaneSpan {
         match *self {
-            Layout::Panes { pane, .. } => floor_to(t, pane),
+            Layout::Panes { pane, .. } => {
+                let start = floor_to(t, pane);
+                let (first_end, last_end) = self.window_ends(t);
+                PaneSpan {
+                    start,
+                    end: start.saturating_add(pane),
+                    first_end,
+                    last_end,
+                }
+            }
             _ => unreachable!("panes exist for pane layouts only"),
         }
     }
@@ -107,6 +121,31 @@ impl Layout {
     /// Tumbling and sliding windows: records can be folded into panes while parsing.
     pub fn has_panes(&self) -> bool {
         matches!(self, Layout::Panes { .. })
+    }
+}
+
+/// A pane's times, `start..end`, and the ends of the first and last
+/// windows that hold each of them ([`Layout::pane_span`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaneSpan {
+    pub start: i64,
+    pub end: i64,
+    pub first_end: i64,
+    pub last_end: i64,
+}
+
+impl PaneSpan {
+    /// A span that holds no time.
+    pub const NONE: PaneSpan = PaneSpan {
+        start: 0,
+        end: 0,
+        first_end: 0,
+        last_end: 0,
+    };
+
+    #[inline]
+    pub fn holds(&self, t: i64) -> bool {
+        self.start <= t && t < self.end
     }
 }
 
@@ -237,9 +276,13 @@ impl KeyWindows {
                 },
                 Layout::Panes { size, slide, pane },
             ) => {
-                // (one division where the slide is the pane, as in every
+                // (no division for a record in the key's latest pane, nor
+                // a second one where the slide is the pane, as in every
                 // tumbling and most sliding jobs: a 64-bit division is slow)
-                let pane_start = floor_to(t, pane);
+                let pane_start = match panes.last() {
+                    Some(p) if p.start <= t && t - p.start < pane => p.start,
+                    _ => floor_to(t, pane),
+                };
                 let slide_start = if slide == pane {
                     pane_start
                 } else {
@@ -560,4 +603,49 @@ fn first_start_ending_after(t: i64, size: i64, slide: i64) -> i64 {
         return i64::MIN;
     }
     floor_to(t.saturating_sub(size), slide).saturating_add(slide)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    #[test]
+    fn a_pane_span_holds_the_pane_and_window_ends_of_every_time_in_it() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..20_000 {
+            // window and slide as multiples of a unit, the slide up to the window
+            let unit = 1 + rng.below(5_000) as i64;
+            let size = unit * (1 + rng.below(12) as i64);
+            let slide = unit * (1 + rng.below((size / unit) as usize) as i64);
+            let layout = Layout::new(WindowSpec::Sliding { size, slide });
+            let Layout::Panes { pane, .. } = layout else {
+                unreachable!()
+            };
+            let t = rng.below(4_000_000_000) as i64 - 2_000_000_000;
+            let span = layout.pane_span(t);
+            assert!(span.holds(t), "{t} outside {span:?}");
+            assert_eq!(span.end - span.start, pane);
+            // every time of the pane, its ends included, against the direct arithmetic
+            for u in [
+                span.start,
+                span.end - 1,
+                span.start + rng.below(pane as usize) as i64,
+            ] {
+                assert!(span.holds(u));
+                assert_eq!(
+                    floor_to(u, pane),
+                    span.start,
+                    "size {size} slide {slide} t {u}"
+                );
+                assert_eq!(
+                    layout.window_ends(u),
+                    (span.first_end, span.last_end),
+                    "size {size} slide {slide} t {u}"
+                );
+            }
+            assert!(!span.holds(span.end) && !span.holds(span.start - 1));
+        }
+        assert!(!PaneSpan::NONE.holds(0));
+    }
 }
