@@ -212,18 +212,17 @@ pub fn fold_piece(
     out: &mut Folded,
 ) {
     let mut decoder = input.decoder.fork();
+    let job = (plan, layout, delay);
     match decoder.as_csv() {
-        Some(csv) => fold_piece_with(csv, plan, layout, delay, input, piece, out),
-        None => fold_piece_with(decoder.as_mut(), plan, layout, delay, input, piece, out),
+        Some(csv) => fold_piece_with(csv, job, input, piece, out),
+        None => fold_piece_with(decoder.as_mut(), job, input, piece, out),
     }
 }
 
 /// [`fold_piece`] with `decoder`, of its own type where it can be.
 fn fold_piece_with<D: LineDecoder + ?Sized>(
     decoder: &mut D,
-    plan: &RecordPlan,
-    layout: &Layout,
-    delay: i64,
+    (plan, layout, delay): (&RecordPlan, &Layout, i64),
     input: &InputState,
     piece: &Piece<'_>,
     out: &mut Folded,
