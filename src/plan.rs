@@ -614,6 +614,7 @@ impl RecordPlan {
     /// `values`. `time_format` is the input's; `arrival_ms` stamps records
     /// without `--time`. Errors name the field.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn extract(
         &self,
         line: &[u8],

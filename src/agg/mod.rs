@@ -572,7 +572,7 @@ impl AggPlan {
     }
 
     /// Adds one record. `seq` is its input position (ties for first/last).
-    #[inline]
+    #[inline(always)]
     pub fn update(&self, state: &mut AggState, time_ms: i64, seq: u64, values: &[SlotValue]) {
         state.count += 1;
         for ((acc, needs), value) in state.slots.iter_mut().zip(&self.needs).zip(values) {

@@ -252,7 +252,8 @@ impl CsvDecoder {
 }
 
 impl LineDecoder for CsvDecoder {
-    #[inline]
+    // (inline even where it is large: `parse_piece` calls it for every line)
+    #[inline(always)]
     fn decode(&mut self, line: &[u8], slots: &mut FieldSlots) -> Result<(), DecodeError> {
         // Fast path: split in place. Slots set before a quote turns up are
         // all set again by the quoted path when it succeeds (it fills every

@@ -500,10 +500,11 @@ impl Shard {
         }
     }
 
-    /// The id of the key `key` (hash `hash`), when it has an entry. Once
-    /// a record: the candidates come from `iter_hash` and are compared here,
-    /// inline (`HashTable::find` calls its compare through a `dyn` closure).
-    #[inline]
+    /// The id of the key `key` (hash `hash`), when it has an entry. Called
+    /// for every record: the candidates come from `iter_hash` and are
+    /// compared here, inline (`HashTable::find` calls its compare through a
+    /// `dyn` closure).
+    #[inline(always)]
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let keys = &self.keys;
         self.table
