@@ -506,15 +506,15 @@ impl Shard {
     /// `dyn` closure).
     #[inline(always)]
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        let keys = &self.keys;
-        self.table
-            .iter_hash(hash)
-            .find(|&&k| {
-                keys[k as usize]
-                    .as_ref()
-                    .is_some_and(|e| e.hash == hash && same_key(&e.key, key))
-            })
-            .copied()
+        for &k in self.table.iter_hash(hash) {
+            let same = self.keys[k as usize]
+                .as_ref()
+                .is_some_and(|e| e.hash == hash && same_key(&e.key, key));
+            if same {
+                return Some(k);
+            }
+        }
+        None
     }
 
     fn find_or_insert(

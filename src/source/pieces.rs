@@ -21,66 +21,115 @@ pub struct Piece<'a> {
 const MIN_PIECE_BYTES: usize = 1 << 16;
 
 /// Lines of `data`, without terminators, with their start offsets; blank lines skipped.
+/// (`f` is called from one place, so the compiler inlines it, however large.)
+#[inline(always)]
 pub fn for_each_line(data: &[u8], mut f: impl FnMut(usize, &[u8])) {
     let mut start = 0;
-    let mut handle = |s: usize, e: usize| {
-        let mut line = &data[s..e];
+    for end in LineEnds::new(data) {
+        let mut line = &data[start..end];
         if line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
         if !line.is_empty() {
-            f(s, line);
+            f(start, line);
         }
-    };
-    for_each_newline(data, |nl| {
-        handle(start, nl);
-        start = nl + 1;
-    });
-    if start < data.len() {
-        handle(start, data.len());
+        start = end + 1;
     }
 }
 
-/// Calls `f(i)` for every `\n` at byte `i` of `data`, in order. On x86_64,
+/// Bytes [`LineEnds`] looks at together.
+const BLOCK: usize = 32;
+
+/// Where the lines of some data end: the offset of every `\n`, in order,
+/// then the data's length when its last line has no newline. On x86_64,
 /// one SSE2 pass over 32 bytes at a time: memchr_iter's per-call setup is
 /// most of its cost when lines are short.
+struct LineEnds<'a> {
+    data: &'a [u8],
+    /// the next block to read
+    next_block: usize,
+    /// newline bits of the block at `base` not handed out yet
+    bits: u32,
+    base: usize,
+    /// the end without a newline was handed out, or there is none
+    done: bool,
+}
+
+impl<'a> LineEnds<'a> {
+    fn new(data: &'a [u8]) -> LineEnds<'a> {
+        LineEnds {
+            data,
+            next_block: 0,
+            bits: 0,
+            base: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for LineEnds<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.bits != 0 {
+                let at = self.base + self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                return Some(at);
+            }
+            let len = self.data.len();
+            if self.next_block < len {
+                let at = self.next_block;
+                self.bits = match self.data.get(at..at + BLOCK) {
+                    Some(block) => newline_bits(block.try_into().expect("a block")),
+                    None => self.data[at..]
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &b)| b == b'\n')
+                        .fold(0, |bits, (i, _)| bits | 1 << i),
+                };
+                self.base = at;
+                self.next_block = (at + BLOCK).min(len);
+                continue;
+            }
+            if self.done {
+                return None;
+            }
+            self.done = true;
+            return (self.data.last().is_some_and(|&b| b != b'\n')).then_some(len);
+        }
+    }
+}
+
+/// Bit i set for each `\n` at byte i of `block`.
 #[inline(always)]
-fn for_each_newline(data: &[u8], mut f: impl FnMut(usize)) {
+fn newline_bits(block: &[u8; BLOCK]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
-        const BLOCK: usize = 32;
-        let mut at = 0;
-        while at + BLOCK <= data.len() {
-            let block = &data[at..at + BLOCK];
-            // SAFETY: SSE2 is part of the x86_64 baseline, so these
-            // intrinsics are available on every x86_64 CPU; `block` is 32
-            // bytes of `data` (the slicing above checks it), and each
-            // _mm_loadu_si128 reads 16 of them with no alignment requirement.
-            let mut bits = unsafe {
-                let newlines = _mm_set1_epi8(b'\n' as i8);
-                let lo = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-                let hi = _mm_loadu_si128(block.as_ptr().add(16).cast::<__m128i>());
-                let lo = _mm_movemask_epi8(_mm_cmpeq_epi8(lo, newlines)) as u32;
-                let hi = _mm_movemask_epi8(_mm_cmpeq_epi8(hi, newlines)) as u32;
-                lo | hi << 16
-            };
-            while bits != 0 {
-                f(at + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
-            }
-            at += BLOCK;
-        }
-        for (i, &b) in data[at..].iter().enumerate() {
-            if b == b'\n' {
-                f(at + i);
-            }
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
+        // are available on every x86_64 CPU; `block` is 32 bytes, and each
+        // _mm_loadu_si128 reads 16 of them with no alignment requirement.
+        unsafe {
+            let newlines = _mm_set1_epi8(b'\n' as i8);
+            let lo = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let hi = _mm_loadu_si128(block.as_ptr().add(16).cast::<__m128i>());
+            let lo = _mm_movemask_epi8(_mm_cmpeq_epi8(lo, newlines)) as u32;
+            let hi = _mm_movemask_epi8(_mm_cmpeq_epi8(hi, newlines)) as u32;
+            lo | hi << 16
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    memchr::memchr_iter(b'\n', data).for_each(f);
+    {
+        let mut bits = 0u32;
+        for (i, &b) in block.iter().enumerate() {
+            bits |= ((b == b'\n') as u32) << i;
+        }
+        bits
+    }
 }
 
 /// The first line of `data` without its terminator (None: no data).
@@ -277,9 +326,11 @@ mod tests {
                     _ => next() as u8 & 0x7f | 0x20,
                 })
                 .collect();
-            let mut seen = Vec::new();
-            for_each_newline(&data, |i| seen.push(i));
-            let want: Vec<usize> = (0..len).filter(|&i| data[i] == b'\n').collect();
+            let seen: Vec<usize> = LineEnds::new(&data).collect();
+            let mut want: Vec<usize> = (0..len).filter(|&i| data[i] == b'\n').collect();
+            if data.last().is_some_and(|&b| b != b'\n') {
+                want.push(len);
+            }
             assert_eq!(seen, want, "{data:?}");
         }
     }
