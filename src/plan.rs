@@ -1091,15 +1091,17 @@ pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     key_fields(a).cmp(key_fields(b))
 }
 
-/// The first 8 bytes of an order-preserving spelling of an encoded key, as
+/// The first 16 bytes of an order-preserving spelling of an encoded key, as
 /// a number: where two keys' prefixes differ, they are in the order
 /// [`compare_keys`] puts the keys in; where they are equal, only
 /// `compare_keys` can tell. The spelling writes each field's bytes (a NUL
 /// as NUL 0xFF) and then NUL NUL, so that a field sorts after its own
 /// prefixes and a key ends below any further field; past its end the
-/// prefix is zeros. Sorting rows compares these numbers first.
-pub fn key_order_prefix(key: &[u8]) -> u64 {
-    let mut out = [0u8; 8];
+/// prefix is zeros. Sorting rows compares these numbers first: 16 bytes
+/// hold the usual keys (a host and a metric name) whole, so that the key
+/// bytes are rarely read.
+pub fn key_order_prefix(key: &[u8]) -> u128 {
+    let mut out = [0u8; 16];
     let mut n = 0;
     let mut put = |b: u8| {
         if n < out.len() {
@@ -1119,7 +1121,7 @@ pub fn key_order_prefix(key: &[u8]) -> u64 {
             break;
         }
     }
-    u64::from_be_bytes(out)
+    u128::from_be_bytes(out)
 }
 
 #[cfg(test)]
@@ -1130,16 +1132,17 @@ mod tests {
     fn key_order_prefixes_agree_with_the_key_order() {
         use super::{compare_keys, key_order_prefix};
         use std::cmp::Ordering;
-        // keys of 0 to 3 fields of 0 to 5 bytes, over bytes that test the
-        // spelling (NUL, 1, 0xff) and a letter; every pair whose prefixes
-        // differ must be ordered by them as the keys are
+        // keys of 0 to 3 fields of 0 to 9 bytes (some spelled longer than
+        // the prefix), over bytes that test the spelling (NUL, 1, 0xff) and
+        // a letter; every pair whose prefixes differ must be ordered by them
+        // as the keys are
         let mut rng = crate::test_rng::Rng(0x0de5);
         let alphabet = [0u8, 1, 0xff, b'a'];
         let keys: Vec<Vec<u8>> = (0..3000)
             .map(|_| {
                 let mut key = Vec::new();
                 for _ in 0..rng.below(4) {
-                    let field: Vec<u8> = (0..rng.below(6))
+                    let field: Vec<u8> = (0..rng.below(10))
                         .map(|_| alphabet[rng.below(alphabet.len())])
                         .collect();
                     push_key_field(&mut key, &field);
