@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::{self, HistFunc};
 use exact::ExactSum;
-use sketch::{Distinct, Quantiles};
+pub use sketch::TopValues;
+use sketch::{Distinct, Quantiles, EXACT_LIMIT};
 
 /// One aggregate function.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -457,6 +458,9 @@ pub struct AggPlan {
     needs: Vec<Needs>,
     /// per spec: (function, slot)
     outputs: Vec<(AggFunc, Option<usize>)>,
+    /// the one slot with percentiles, when one has them (merging panes by
+    /// their top values: `top_of`, `merge_by_tops`)
+    top_slot: Option<usize>,
 }
 
 impl AggPlan {
@@ -515,10 +519,16 @@ impl AggPlan {
                 _ => {}
             }
         }
+        let mut with_quantiles = needs.iter().enumerate().filter(|(_, n)| n.quantiles);
+        let top_slot = match (with_quantiles.next(), with_quantiles.next()) {
+            (Some((s, _)), None) => Some(s),
+            _ => None,
+        };
         AggPlan {
             slots,
             needs,
             outputs,
+            top_slot,
         }
     }
 
@@ -630,8 +640,52 @@ impl AggPlan {
 
     /// Merges `other` into `into`.
     pub fn merge(&self, into: &mut AggState, other: &AggState) {
+        self.merge_but(into, other, None);
+    }
+
+    /// The top values of `state`'s percentile slot (cached with a pane),
+    /// when the plan has one slot with percentiles and its list is exact.
+    pub fn top_of(&self, state: &AggState) -> Option<TopValues> {
+        let s = self.top_slot?;
+        state.slots.get(s)?.quantiles.as_ref()?.top()
+    }
+
+    /// Merges `parts` (each a state and its top values, `top_of`) into the
+    /// emptied `into`, its percentiles from the parts' top values, without
+    /// copying their lists, when those values hold every percentile asked
+    /// for and the merged list would have stayed exact: the same
+    /// percentiles as `merge`. False, with `into` untouched, when they do not.
+    pub fn merge_by_tops<'a>(
+        &self,
+        into: &mut AggState,
+        parts: impl Iterator<Item = (&'a AggState, &'a TopValues)> + Clone,
+    ) -> bool {
+        let Some(s) = self.top_slot else { return false };
+        let mut tops = parts.clone().map(|(_, t)| t);
+        let mut top = tops.next().copied().unwrap_or_default();
+        for t in tops {
+            top.merge(t);
+        }
+        let asked = self.outputs.iter().filter_map(|(f, _)| match f {
+            AggFunc::Quantile(q) => Some(*q),
+            _ => None,
+        });
+        if top.count() > EXACT_LIMIT || !asked.into_iter().all(|q| top.holds(q)) {
+            return false;
+        }
+        for (part, _) in parts {
+            self.merge_but(into, part, Some(s));
+        }
+        if let Some(q) = &mut into.slots[s].quantiles {
+            q.set_top(top);
+        }
+        true
+    }
+
+    /// [`merge`], but for the percentiles of slot `skip`.
+    fn merge_but(&self, into: &mut AggState, other: &AggState, skip: Option<usize>) {
         into.count += other.count;
-        for (a, b) in into.slots.iter_mut().zip(&other.slots) {
+        for (i, (a, b)) in into.slots.iter_mut().zip(&other.slots).enumerate() {
             if b.n == 0 {
                 continue;
             }
@@ -643,7 +697,9 @@ impl AggPlan {
             a.min = a.min.min(b.min);
             a.max = a.max.max(b.max);
             if let (Some(qa), Some(qb)) = (&mut a.quantiles, &b.quantiles) {
-                qa.merge(qb);
+                if skip != Some(i) {
+                    qa.merge(qb);
+                }
             }
             if let (Some(da), Some(db)) = (&mut a.distinct, &b.distinct) {
                 da.merge(db);

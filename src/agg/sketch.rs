@@ -56,6 +56,92 @@ fn new_sketch() -> Sketch {
 pub enum Quantiles {
     Exact(Vec<f64>),
     Sketch(Box<Sketch>),
+    /// Only the largest values, of a window merged from panes whose lists
+    /// it did not copy (`TopValues`); never checkpointed, never added to.
+    #[serde(skip)]
+    Top(Box<TopValues>),
+}
+
+/// The largest values of a set, at most [`TAIL_RANKS`] of them (as
+/// `order_key`s, ascending), and the set's size: all that a percentile near
+/// the top needs, the ranks `closest_ranks` finds in its first case. A
+/// sliding window takes its percentiles from the top values of its panes,
+/// each found once, rather than from a merged copy of the panes' lists:
+/// the largest values of a union are the largest of its parts' largest.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TopValues {
+    n: usize,
+    len: usize,
+    keys: [i64; TAIL_RANKS],
+}
+
+impl TopValues {
+    /// The top values of `values`.
+    pub fn of(values: &[f64]) -> TopValues {
+        let len = values.len().min(TAIL_RANKS);
+        TopValues {
+            n: values.len(),
+            len,
+            keys: if len == 0 {
+                [0; TAIL_RANKS]
+            } else {
+                extreme_keys(values, len, order_key)
+            },
+        }
+    }
+
+    /// The size of the set.
+    pub fn count(&self) -> usize {
+        self.n
+    }
+
+    /// Becomes the top values of the union of both sets: `other`'s values
+    /// inserted from its largest down, until one is too small to be kept
+    /// (the rest are smaller still).
+    pub fn merge(&mut self, other: &TopValues) {
+        self.n += other.n;
+        for &k in other.keys[..other.len].iter().rev() {
+            let keys = &mut self.keys;
+            if self.len < TAIL_RANKS {
+                let mut j = self.len;
+                while j > 0 && keys[j - 1] > k {
+                    keys[j] = keys[j - 1];
+                    j -= 1;
+                }
+                keys[j] = k;
+                self.len += 1;
+            } else if k > keys[0] {
+                // the smallest kept goes: k moves down to its place
+                let mut j = 0;
+                while j + 1 < TAIL_RANKS && keys[j + 1] < k {
+                    keys[j] = keys[j + 1];
+                    j += 1;
+                }
+                keys[j] = k;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// True when the `q`-quantile of the set can be read from these values.
+    pub fn holds(&self, q: f64) -> bool {
+        self.n == 0 || self.n - rank_below(self.n, q) <= self.len
+    }
+}
+
+/// The lower of the two closest ranks (from 0) of the `q`-quantile of `n > 0` values.
+#[inline]
+fn rank_below(n: usize, q: f64) -> usize {
+    ((n - 1) as f64 * q).floor() as usize
+}
+
+/// The `q`-quantile by linear interpolation between the closest ranks (at
+/// `lo` and the one above), as numpy's default.
+#[inline]
+fn interpolate(n: usize, q: f64, (at_lo, at_hi): (f64, f64)) -> f64 {
+    let h = (n - 1) as f64 * q;
+    at_lo + (h - h.floor()) * (at_hi - at_lo)
 }
 
 impl Default for Quantiles {
@@ -76,6 +162,7 @@ impl Quantiles {
                 }
             }
             Quantiles::Sketch(s) => s.add(v),
+            Quantiles::Top(_) => debug_assert!(false, "a merged window takes no values"),
         }
     }
 
@@ -95,6 +182,10 @@ impl Quantiles {
     }
 
     pub fn merge(&mut self, other: &Quantiles) {
+        if let Quantiles::Top(_) = self {
+            // (an emptied window's state, merged into as a whole this time)
+            *self = Quantiles::default();
+        }
         match other {
             Quantiles::Exact(values) => {
                 if let Quantiles::Exact(mine) = self {
@@ -120,6 +211,7 @@ impl Quantiles {
                     s.merge(o).expect("sketches share one configuration");
                 }
             }
+            Quantiles::Top(_) => debug_assert!(false, "a merged window is merged into nothing"),
         }
     }
 
@@ -128,6 +220,23 @@ impl Quantiles {
         match self {
             Quantiles::Exact(values) => values.clear(),
             Quantiles::Sketch(_) => *self = Quantiles::default(),
+            Quantiles::Top(t) => **t = TopValues::default(),
+        }
+    }
+
+    /// Becomes the top values `top` (of a window merged from panes).
+    pub fn set_top(&mut self, top: TopValues) {
+        match self {
+            Quantiles::Top(t) => **t = top,
+            _ => *self = Quantiles::Top(Box::new(top)),
+        }
+    }
+
+    /// The top values of an exact list; None for a sketch.
+    pub fn top(&self) -> Option<TopValues> {
+        match self {
+            Quantiles::Exact(values) => Some(TopValues::of(values)),
+            _ => None,
         }
     }
 
@@ -140,12 +249,30 @@ impl Quantiles {
                 if values.is_empty() {
                     return None;
                 }
-                let h = (values.len() - 1) as f64 * q;
-                let lo = h.floor() as usize;
-                let (at_lo, at_hi) = closest_ranks(values, lo, scratch);
-                Some(at_lo + (h - lo as f64) * (at_hi - at_lo))
+                let n = values.len();
+                Some(interpolate(
+                    n,
+                    q,
+                    closest_ranks(values, rank_below(n, q), scratch),
+                ))
             }
             Quantiles::Sketch(s) => s.quantile(q).ok().flatten(),
+            Quantiles::Top(t) => {
+                if t.n == 0 {
+                    return None;
+                }
+                // the ranks closest_ranks's first case finds, from the same keys
+                let above = t.n - rank_below(t.n, q);
+                debug_assert!(above <= t.len, "the caller checked `holds`");
+                let at = t.len.checked_sub(above)?;
+                let at_lo = from_order_key(t.keys[at]);
+                let at_hi = if above > 1 {
+                    from_order_key(t.keys[at + 1])
+                } else {
+                    at_lo
+                };
+                Some(interpolate(t.n, q, (at_lo, at_hi)))
+            }
         }
     }
 }
@@ -380,6 +507,48 @@ mod tests {
     use super::*;
 
     use crate::test_rng::Rng;
+
+    #[test]
+    fn top_values_of_parts_merge_into_those_of_the_union() {
+        let mut rng = Rng(0x7095);
+        for round in 0..5_000 {
+            let parts: Vec<Vec<f64>> = (0..1 + rng.below(6))
+                .map(|_| {
+                    (0..rng.below(14))
+                        .map(|_| match rng.below(8) {
+                            0 => -0.0,
+                            1 => f64::from_bits(rng.next()).abs().min(1e300),
+                            _ => rng.below(20) as f64 - 10.0,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut merged = TopValues::default();
+            for p in &parts {
+                merged.merge(&TopValues::of(p));
+            }
+            let union: Vec<f64> = parts.concat();
+            assert_eq!(merged, TopValues::of(&union), "round {round}: {parts:?}");
+            // and where they hold a percentile, it is the exact list's
+            for q in [0.5, 0.9, 0.95, 0.99, 1.0] {
+                if merged.holds(q) {
+                    let mut top = Quantiles::default();
+                    top.set_top(merged);
+                    let exact = Quantiles::Exact(union.clone());
+                    let mut scratch = Vec::new();
+                    let (a, b) = (
+                        top.quantile(q, &mut scratch),
+                        exact.quantile(q, &mut scratch),
+                    );
+                    assert_eq!(
+                        a.map(f64::to_bits),
+                        b.map(f64::to_bits),
+                        "round {round}, q {q}"
+                    );
+                }
+            }
+        }
+    }
 
     fn exact(sorted: &[f64], q: f64) -> (f64, f64) {
         let h = (sorted.len() - 1) as f64 * q;
