@@ -650,6 +650,15 @@ impl AggPlan {
         state.slots.get(s)?.quantiles.as_ref()?.top()
     }
 
+    /// True when `top` (from `top_of`) is still that of `state`: no record
+    /// or partial was added since.
+    pub fn top_is_current(&self, state: &AggState, top: &TopValues) -> bool {
+        let list = self
+            .top_slot
+            .and_then(|s| state.slots.get(s)?.quantiles.as_ref());
+        list.is_some_and(|q| top.is_of(q))
+    }
+
     /// Merges `parts` (each a state and its top values, `top_of`) into the
     /// emptied `into`, its percentiles from the parts' top values, without
     /// copying their lists, when those values hold every percentile asked

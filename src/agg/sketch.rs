@@ -95,30 +95,19 @@ impl TopValues {
         self.n
     }
 
+    /// True when these are the top values of `list` as it is now: a list
+    /// only grows while its window lives, so its length tells.
+    pub fn is_of(&self, list: &Quantiles) -> bool {
+        matches!(list, Quantiles::Exact(values) if values.len() == self.n)
+    }
+
     /// Becomes the top values of the union of both sets: `other`'s values
     /// inserted from its largest down, until one is too small to be kept
     /// (the rest are smaller still).
     pub fn merge(&mut self, other: &TopValues) {
         self.n += other.n;
         for &k in other.keys[..other.len].iter().rev() {
-            let keys = &mut self.keys;
-            if self.len < TAIL_RANKS {
-                let mut j = self.len;
-                while j > 0 && keys[j - 1] > k {
-                    keys[j] = keys[j - 1];
-                    j -= 1;
-                }
-                keys[j] = k;
-                self.len += 1;
-            } else if k > keys[0] {
-                // the smallest kept goes: k moves down to its place
-                let mut j = 0;
-                while j + 1 < TAIL_RANKS && keys[j + 1] < k {
-                    keys[j] = keys[j + 1];
-                    j += 1;
-                }
-                keys[j] = k;
-            } else {
+            if !keep_largest(&mut self.keys, &mut self.len, TAIL_RANKS, k) {
                 break;
             }
         }
@@ -153,14 +142,20 @@ impl Default for Quantiles {
 impl Quantiles {
     #[inline]
     pub fn add(&mut self, v: f64) {
-        match self {
-            Quantiles::Exact(values) => {
-                if values.len() < EXACT_LIMIT {
-                    values.push(v);
-                } else {
-                    self.switch_to_sketch(v);
-                }
+        if let Quantiles::Exact(values) = self {
+            if values.len() < EXACT_LIMIT {
+                values.push(v);
+                return;
             }
+        }
+        self.add_beyond_list(v);
+    }
+
+    /// `add` for a full exact list (which becomes a sketch) or a sketch.
+    #[inline(never)]
+    fn add_beyond_list(&mut self, v: f64) {
+        match self {
+            Quantiles::Exact(_) => self.switch_to_sketch(v),
             Quantiles::Sketch(s) => s.add(v),
             Quantiles::Top(_) => debug_assert!(false, "a merged window takes no values"),
         }
@@ -337,29 +332,39 @@ fn from_order_key(k: i64) -> f64 {
 #[inline]
 fn extreme_keys(values: &[f64], m: usize, key: impl Fn(f64) -> i64) -> [i64; TAIL_RANKS] {
     let mut kept = [0i64; TAIL_RANKS];
-    for (i, &v) in values.iter().enumerate() {
-        let k = key(v);
-        let mut j = if i < m {
-            i
-        } else if k > kept[0] {
-            // drop the smallest kept: k moves down to its place
-            let mut j = 0;
-            while j + 1 < m && kept[j + 1] < k {
-                kept[j] = kept[j + 1];
-                j += 1;
-            }
-            kept[j] = k;
-            continue;
-        } else {
-            continue;
-        };
+    let mut len = 0;
+    for &v in values {
+        keep_largest(&mut kept, &mut len, m, key(v));
+    }
+    kept
+}
+
+/// Puts `k` among the `len` keys kept ascending in `kept[..len]`, at most
+/// `cap` of them: while full, the smallest goes for a larger key, and a key
+/// no larger than the smallest is not kept (false).
+#[inline(always)]
+fn keep_largest(kept: &mut [i64; TAIL_RANKS], len: &mut usize, cap: usize, k: i64) -> bool {
+    if *len < cap {
+        let mut j = *len;
         while j > 0 && kept[j - 1] > k {
             kept[j] = kept[j - 1];
             j -= 1;
         }
         kept[j] = k;
+        *len += 1;
+        true
+    } else if k > kept[0] {
+        // the smallest kept goes: k moves down to its place
+        let mut j = 0;
+        while j + 1 < cap && kept[j + 1] < k {
+            kept[j] = kept[j + 1];
+            j += 1;
+        }
+        kept[j] = k;
+        true
+    } else {
+        false
     }
-    kept
 }
 
 /// Distinct values, by 64-bit hash.

@@ -158,8 +158,9 @@ pub struct Pane {
     pub min_t: i64,
     pub max_t: i64,
     /// the top values of its percentile list, found when a sliding window
-    /// first needed them and kept for the other windows the pane is in;
-    /// dropped when a record or partial changes the pane
+    /// first needed them and kept for the other windows the pane is in,
+    /// found again if a record or partial came since (`top_is_current`:
+    /// nothing on a record's path)
     #[serde(skip)]
     top: Option<Box<TopValues>>,
 }
@@ -306,9 +307,6 @@ impl KeyWindows {
                 });
                 let p = &mut panes[idx];
                 plan.update(&mut p.state, t, seq, values);
-                if p.top.is_some() {
-                    p.top = None;
-                }
                 p.saw(t, t);
                 if panes.len() != before {
                     Added::Opened
@@ -399,7 +397,6 @@ impl KeyWindows {
         let p = &mut panes[idx];
         if !opened {
             plan.merge(&mut p.state, state);
-            p.top = None;
         }
         p.saw(min_t, max_t);
         if opened {
@@ -505,7 +502,11 @@ impl KeyWindows {
                         let window = &mut panes[lo..hi];
                         let mut tops = true;
                         for p in window.iter_mut() {
-                            if p.top.is_none() {
+                            if !p
+                                .top
+                                .as_ref()
+                                .is_some_and(|t| plan.top_is_current(&p.state, t))
+                            {
                                 p.top = plan.top_of(&p.state).map(Box::new);
                             }
                             tops &= p.top.is_some();
