@@ -461,6 +461,9 @@ pub struct AggPlan {
     /// the one slot with percentiles, when one has them (merging panes by
     /// their top values: `top_of`, `merge_by_tops`)
     top_slot: Option<usize>,
+    /// for every list length up to `EXACT_LIMIT`: whether the top values of
+    /// a merged list that long hold every percentile asked for
+    tops_serve: Box<[bool]>,
 }
 
 impl AggPlan {
@@ -524,11 +527,25 @@ impl AggPlan {
             (Some((s, _)), None) => Some(s),
             _ => None,
         };
+        let asked: Vec<f64> = outputs
+            .iter()
+            .filter_map(|(f, _)| match f {
+                AggFunc::Quantile(q) => Some(*q),
+                _ => None,
+            })
+            .collect();
+        let tops_serve = match top_slot {
+            Some(_) => (0..=EXACT_LIMIT)
+                .map(|n| asked.iter().all(|&q| TopValues::would_hold(n, q)))
+                .collect(),
+            None => Box::default(),
+        };
         AggPlan {
             slots,
             needs,
             outputs,
             top_slot,
+            tops_serve,
         }
     }
 
@@ -659,6 +676,25 @@ impl AggPlan {
         list.is_some_and(|q| top.is_of(q))
     }
 
+    /// True when `states` merged could take their percentiles from their
+    /// top values (`merge_by_tops`), by their lists' lengths alone: so that
+    /// no top values are found for windows that cannot use them (p50).
+    pub fn tops_may_serve<'a>(&self, states: impl Iterator<Item = &'a AggState>) -> bool {
+        let Some(s) = self.top_slot else { return false };
+        let mut n = 0;
+        for state in states {
+            match state.slots[s]
+                .quantiles
+                .as_ref()
+                .and_then(|q| q.exact_len())
+            {
+                Some(len) => n += len,
+                None => return false,
+            }
+        }
+        self.tops_serve.get(n).copied().unwrap_or(false)
+    }
+
     /// Merges `parts` (each a state and its top values, `top_of`) into the
     /// emptied `into`, its percentiles from the parts' top values, without
     /// copying their lists, when those values hold every percentile asked
@@ -675,11 +711,9 @@ impl AggPlan {
         for t in tops {
             top.merge(t);
         }
-        let asked = self.outputs.iter().filter_map(|(f, _)| match f {
-            AggFunc::Quantile(q) => Some(*q),
-            _ => None,
-        });
-        if top.count() > EXACT_LIMIT || !asked.into_iter().all(|q| top.holds(q)) {
+        // (the top values of n values are min(n, 8) of them, so this is
+        // `holds` for every percentile asked for)
+        if !self.tops_serve.get(top.count()).copied().unwrap_or(false) {
             return false;
         }
         for (part, _) in parts {

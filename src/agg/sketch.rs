@@ -117,6 +117,11 @@ impl TopValues {
     pub fn holds(&self, q: f64) -> bool {
         self.n == 0 || self.n - rank_below(self.n, q) <= self.len
     }
+
+    /// True when the top values of any `n` values hold the `q`-quantile.
+    pub fn would_hold(n: usize, q: f64) -> bool {
+        n == 0 || n - rank_below(n, q) <= n.min(TAIL_RANKS)
+    }
 }
 
 /// The lower of the two closest ranks (from 0) of the `q`-quantile of `n > 0` values.
@@ -224,6 +229,14 @@ impl Quantiles {
         match self {
             Quantiles::Top(t) => **t = top,
             _ => *self = Quantiles::Top(Box::new(top)),
+        }
+    }
+
+    /// The length of an exact list; None for a sketch.
+    pub fn exact_len(&self) -> Option<usize> {
+        match self {
+            Quantiles::Exact(values) => Some(values.len()),
+            _ => None,
         }
     }
 

@@ -500,8 +500,11 @@ impl KeyWindows {
                         // percentiles from the panes' top values where they
                         // hold them (p95 of a few panes), else from a merged list
                         let window = &mut panes[lo..hi];
-                        let mut tops = true;
+                        let mut tops = plan.tops_may_serve(window.iter().map(|p| &p.state));
                         for p in window.iter_mut() {
+                            if !tops {
+                                break;
+                            }
                             if !p
                                 .top
                                 .as_ref()
@@ -509,7 +512,7 @@ impl KeyWindows {
                             {
                                 p.top = plan.top_of(&p.state).map(Box::new);
                             }
-                            tops &= p.top.is_some();
+                            tops = p.top.is_some();
                         }
                         let by_tops = tops
                             && plan.merge_by_tops(
