@@ -186,16 +186,15 @@ impl RowBuf {
                 prefix: h.key_prefix,
                 head: i as u32,
             }));
+        let order = |k: &SortKey| heads[k.head as usize].order;
         if heads.windows(2).all(|w| w[0].order <= w[1].order) {
             // Windows close as the watermark passes their ends, so the rows
             // usually come in order already but for the keys of one window:
             // each run of one order is sorted by key alone.
-            let order = |k: &SortKey| heads[k.head as usize].order;
             for run in self.sort_keys.chunk_by_mut(|a, b| order(a) == order(b)) {
                 run.sort_unstable_by(by_key);
             }
         } else {
-            let order = |k: &SortKey| heads[k.head as usize].order;
             self.sort_keys
                 .sort_unstable_by(|a, b| order(a).cmp(&order(b)).then_with(|| by_key(a, b)));
         }
