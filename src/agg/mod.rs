@@ -711,8 +711,7 @@ impl AggPlan {
         for t in tops {
             top.merge(t);
         }
-        // (the top values of n values are min(n, 8) of them, so this is
-        // `holds` for every percentile asked for)
+        // (the top values of n values are min(n, 8) of them: `would_hold`)
         if !self.tops_serve.get(top.count()).copied().unwrap_or(false) {
             return false;
         }

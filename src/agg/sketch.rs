@@ -98,7 +98,7 @@ impl TopValues {
     /// True when these are the top values of `list` as it is now: a list
     /// only grows while its window lives, so its length tells.
     pub fn is_of(&self, list: &Quantiles) -> bool {
-        matches!(list, Quantiles::Exact(values) if values.len() == self.n)
+        list.exact_len() == Some(self.n)
     }
 
     /// Becomes the top values of the union of both sets: `other`'s values
@@ -111,11 +111,6 @@ impl TopValues {
                 break;
             }
         }
-    }
-
-    /// True when the `q`-quantile of the set can be read from these values.
-    pub fn holds(&self, q: f64) -> bool {
-        self.n == 0 || self.n - rank_below(self.n, q) <= self.len
     }
 
     /// True when the top values of any `n` values hold the `q`-quantile.
@@ -549,7 +544,7 @@ mod tests {
             assert_eq!(merged, TopValues::of(&union), "round {round}: {parts:?}");
             // and where they hold a percentile, it is the exact list's
             for q in [0.5, 0.9, 0.95, 0.99, 1.0] {
-                if merged.holds(q) {
+                if TopValues::would_hold(merged.count(), q) {
                     let mut top = Quantiles::default();
                     top.set_top(merged);
                     let exact = Quantiles::Exact(union.clone());
