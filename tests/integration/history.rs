@@ -179,7 +179,7 @@ fn history_reports_and_rules_are_the_same_for_any_thread_count() {
 /// a checkpoint, so it cannot pass by restarting from scratch every time.
 #[test]
 fn killed_at_random_moments_resumes_history_to_identical_output() {
-    let input = ramps(300_000);
+    let input = ramps(600_000);
     let lines: Vec<&str> = input.lines().collect();
     let (header, body) = (lines[0], &lines[1..]);
     let names: Vec<String> = (0..30).map(|i| format!("in{i:02}.csv")).collect();
